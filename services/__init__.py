@@ -1,0 +1,2 @@
+"""orderchat's services: one package each, each runnable alone (`orderchat serve NAME`) or
+together in one process (`orderchat up`)."""

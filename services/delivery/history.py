@@ -1,0 +1,112 @@
+"""History pages by per-conversation sequence.
+
+Conversation sequences are gapless and rise with stream sequences, so the stream position of
+any conversation sequence is found by bisecting the stream with direct "next message on this
+subject" gets: about log2(stream length) round trips, no index to build or keep in sync, and
+any instance can answer. Positions already seen are kept as anchors to narrow later searches."""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
+
+from orderchat.schemas import names
+from orderchat.schemas.chat import ChatMessage
+
+from .sequencer import HDR_SEQ, ConversationLog
+
+MAX_ANCHORED_CONVS = 10_000
+MAX_ANCHORS = 256
+
+
+def conv_seq_of(msg: RawStreamMsg) -> int:
+    return int((msg.headers or {}).get(HDR_SEQ, 0))
+
+
+class History:
+    def __init__(self, js: JetStreamContext, log: ConversationLog) -> None:
+        self.js = js
+        self.log = log
+        self._anchors: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
+
+    async def _next(self, subject: str, from_stream_seq: int) -> RawStreamMsg | None:
+        try:
+            return await self.js.get_msg(
+                names.STREAM_CHAT, seq=max(1, from_stream_seq), subject=subject, next=True, direct=True
+            )
+        except NotFoundError:
+            return None
+
+    def _anchor(self, subject: str, conv_seq: int, stream_seq: int) -> None:
+        anchors = self._anchors.setdefault(subject, [])
+        self._anchors.move_to_end(subject)
+        i = bisect.bisect_left(anchors, (conv_seq, stream_seq))
+        if i < len(anchors) and anchors[i][0] == conv_seq:
+            return
+        anchors.insert(i, (conv_seq, stream_seq))
+        if len(anchors) > MAX_ANCHORS:
+            del anchors[len(anchors) // 2]
+        if len(self._anchors) > MAX_ANCHORED_CONVS:
+            self._anchors.popitem(last=False)
+
+    def _bounds(self, subject: str, conv_seq: int, hi: int) -> tuple[int, int]:
+        anchors = self._anchors.get(subject, [])
+        i = bisect.bisect_left(anchors, (conv_seq, 0))
+        lo = anchors[i - 1][1] + 1 if i > 0 else 1
+        if i < len(anchors):
+            hi = min(hi, anchors[i][1])
+        return lo, hi
+
+    async def locate(self, subject: str, conv_seq: int, last_stream_seq: int) -> int | None:
+        """Stream sequence of the first message with conversation sequence >= conv_seq."""
+        lo, hi = self._bounds(subject, conv_seq, last_stream_seq)
+        found: int | None = None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            msg = await self._next(subject, mid)
+            if msg is None or msg.seq is None or msg.seq > hi:
+                hi = mid - 1
+                continue
+            seq = conv_seq_of(msg)
+            self._anchor(subject, seq, msg.seq)
+            if seq >= conv_seq:
+                found = msg.seq
+                hi = mid - 1
+            else:
+                lo = msg.seq + 1
+        return found
+
+    async def page(
+        self, tenant: str, conv_id: str, before: int | None, after: int | None, limit: int
+    ) -> tuple[list[ChatMessage], int, bool]:
+        """Messages in ascending order, plus the last sequence and whether more lie beyond."""
+        subject = names.conv(tenant, conv_id)
+        tail = await self.log.tail(subject, fresh=True)
+        last = tail.conv_seq
+        if last == 0:
+            return [], 0, False
+        if after is not None:
+            first, end = after + 1, min(after + limit, last)
+            more = end < last
+        else:
+            end = min((before - 1) if before else last, last)
+            first = max(1, end - limit + 1)
+            more = first > 1
+        if first > end:
+            return [], last, False
+        position = await self.locate(subject, first, tail.stream_seq)
+        messages: list[ChatMessage] = []
+        while position is not None and len(messages) < end - first + 1:
+            msg = await self._next(subject, position)
+            if msg is None or msg.seq is None:
+                break
+            chat = ChatMessage.model_validate_json(msg.data or b"")
+            if chat.seq > end:
+                break
+            messages.append(chat)
+            position = msg.seq + 1
+        return messages, last, more

@@ -1,0 +1,134 @@
+"""Inboxes by fan-out on read: each device of a user has a durable consumer on stream CHAT
+whose filter subjects are the user's own inbox subject plus the history subjects of the
+user's conversations. A message is stored once, in its conversation's history; the server
+hands it to every member's devices. Delivery publishes one message per send whatever the
+group size, and each inbox sees its conversations in exactly the history's order.
+
+Filters change when membership changes. The membership revision rides in the consumer's
+metadata so that concurrent updaters converge on the newest membership."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from orderchat.schemas import names
+from orderchat.schemas.conversations import Membership
+from orderchat.schemas.base import Stored
+from orderchat.services.framework.typed_kv import TypedKV
+
+from .sequencer import KeyedLocks
+
+ACK_WAIT = 30.0
+MAX_ACK_PENDING = 20_000
+META_REV = "membership_rev"
+
+
+class Device(Stored):
+    user: str
+    device: str
+    consumer: str
+    created_at: datetime
+
+
+class Inboxes:
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self.memberships: TypedKV[Membership]
+        self.devices: TypedKV[Device]
+        self._locks = KeyedLocks()
+
+    async def start(self) -> None:
+        self.memberships = TypedKV(await self.js.key_value(names.KV_MEMBERSHIPS), Membership)
+        self.devices = TypedKV(await self.js.key_value(names.KV_DEVICES), Device)
+
+    async def convs_of(self, tenant: str, user: str) -> tuple[list[str], int]:
+        found = await self.memberships.get(names.kv_key(tenant, user))
+        if found is None:
+            return [], 0
+        return list(found[0].convs), found[1]
+
+    async def join(self, tenant: str, user: str, conv_id: str) -> None:
+        def add(current: Membership | None) -> Membership | None:
+            convs = tuple(current.convs) if current else ()
+            if conv_id in convs:
+                return None
+            return Membership(user=user, convs=(*convs, conv_id))
+
+        await self.memberships.update(names.kv_key(tenant, user), add)
+        await self.sync_user(tenant, user)
+
+    async def leave(self, tenant: str, user: str, conv_id: str) -> None:
+        def remove(current: Membership | None) -> Membership | None:
+            if current is None or conv_id not in current.convs:
+                return None
+            return Membership(user=user, convs=tuple(c for c in current.convs if c != conv_id))
+
+        await self.memberships.update(names.kv_key(tenant, user), remove)
+        await self.sync_user(tenant, user)
+
+    async def open_device(self, tenant: str, user: str, device: str) -> tuple[str, int]:
+        """Ensure the device's consumer exists and follows the user's conversations."""
+        key = names.kv_key(tenant, user, device)
+        if await self.devices.get(key) is None:
+            record = Device(
+                user=user,
+                device=device,
+                consumer=names.device_consumer(tenant, user, device),
+                created_at=datetime.now(timezone.utc),
+            )
+            await self.devices.create(key, record)
+        convs = await self.sync_user(tenant, user)
+        return names.device_consumer(tenant, user, device), convs
+
+    async def _device_names(self, tenant: str, user: str) -> list[str]:
+        keys = await self.devices.keys(f"{names.kv_key(tenant, user)}.*")
+        devices = [k.rsplit(".", 1)[1] for k in keys]
+        return devices or ["main"]
+
+    async def sync_user(self, tenant: str, user: str) -> int:
+        """Make every device consumer of `user` filter on the current membership."""
+        async with await self._locks(f"{tenant}.{user}"):
+            for _ in range(10):
+                convs, revision = await self.convs_of(tenant, user)
+                filters = [names.inbox(tenant, user)] + [names.conv(tenant, c) for c in convs]
+                for device in await self._device_names(tenant, user):
+                    await self._apply(names.device_consumer(tenant, user, device), filters, revision)
+                _, latest = await self.convs_of(tenant, user)
+                if latest == revision:
+                    return len(convs)
+        return len(convs)
+
+    async def _apply(self, durable: str, filters: list[str], revision: int) -> None:
+        try:
+            info = await self.js.consumer_info(names.STREAM_CHAT, durable)
+        except NotFoundError:
+            info = None
+        if info is None:
+            # A new device starts at the present (set atomically by the server); older
+            # messages are there through history.
+            config = ConsumerConfig(
+                durable_name=durable,
+                deliver_policy=DeliverPolicy.NEW,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=ACK_WAIT,
+                max_ack_pending=MAX_ACK_PENDING,
+                filter_subjects=filters,
+                metadata={META_REV: str(revision)},
+            )
+            await self.js.add_consumer(names.STREAM_CHAT, config)
+            return
+        config = info.config
+        applied = int((config.metadata or {}).get(META_REV, "-1"))
+        same = sorted(config.filter_subjects or [config.filter_subject or ""]) == sorted(filters)
+        if same and applied >= revision:
+            return
+        if applied > revision:
+            return  # a newer membership was applied by someone else
+        config.filter_subjects = filters
+        config.filter_subject = None
+        config.metadata = {**(config.metadata or {}), META_REV: str(revision)}
+        await self.js.add_consumer(names.STREAM_CHAT, config)

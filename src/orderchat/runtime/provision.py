@@ -1,0 +1,99 @@
+"""Apply the topology in `orderchat.schemas.streams` to a NATS server, idempotently.
+
+A second run changes nothing; a changed definition updates the existing stream or bucket
+in place (never a duplicate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StreamConfig
+from nats.js.errors import NotFoundError
+
+from orderchat.schemas.streams import Topology
+
+# Fields the server fills in or reports differently from what was asked; never a reason to update.
+_IGNORED = {"sealed", "first_seq", "template_owner", "compression", "metadata", "consumer_limits"}
+
+
+@dataclass
+class ProvisionReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+    def summary(self) -> str:
+        return (
+            f"created {len(self.created)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}"
+        )
+
+
+def _differences(wanted: dict[str, Any], actual: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    diffs = {}
+    for key, value in wanted.items():
+        if key in _IGNORED or value is None:
+            continue
+        have = actual.get(key)
+        if isinstance(value, list) and isinstance(have, list):
+            if sorted(map(str, value)) != sorted(map(str, have)):
+                diffs[key] = (value, have)
+        elif have != value and not (value in (False, 0, -1) and have in (None, False, 0, -1)):
+            diffs[key] = (value, have)
+    return diffs
+
+
+async def _apply_stream(js: JetStreamContext, config: StreamConfig, report: ProvisionReport, label: str) -> None:
+    try:
+        info = await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        report.created.append(label)
+        return
+    if _differences(config.as_dict(), info.config.as_dict()):
+        await js.update_stream(config)
+        report.updated.append(label)
+    else:
+        report.unchanged.append(label)
+
+
+def _bucket_stream_config(kv: KeyValueConfig, existing: StreamConfig) -> StreamConfig:
+    """The stream behind a bucket, with the bucket's settings applied to it."""
+    updated = StreamConfig.from_response(existing.as_dict())
+    updated.description = kv.description
+    updated.max_msgs_per_subject = kv.history
+    updated.max_age = kv.ttl
+    updated.num_replicas = kv.replicas
+    return updated
+
+
+async def _apply_bucket(js: JetStreamContext, kv: KeyValueConfig, report: ProvisionReport) -> None:
+    stream = f"KV_{kv.bucket}"
+    label = f"kv:{kv.bucket}"
+    try:
+        info = await js.stream_info(stream)
+    except NotFoundError:
+        await js.create_key_value(kv)
+        report.created.append(label)
+        return
+    wanted = _bucket_stream_config(kv, info.config)
+    if _differences(wanted.as_dict(), info.config.as_dict()):
+        await js.update_stream(wanted)
+        report.updated.append(label)
+    else:
+        report.unchanged.append(label)
+
+
+async def provision(js: JetStreamContext, topology: Topology | None = None) -> ProvisionReport:
+    topology = topology or Topology()
+    report = ProvisionReport()
+    for stream in topology.streams():
+        await _apply_stream(js, stream, report, f"stream:{stream.name}")
+    for bucket in topology.buckets():
+        await _apply_bucket(js, bucket, report)
+    return report

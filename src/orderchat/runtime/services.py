@@ -1,0 +1,99 @@
+"""Which services exist and how a process hosts one or several of them."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import nats
+from faststream.nats import NatsBroker
+
+from orderchat.services.framework.context import ServiceContext
+
+log = logging.getLogger(__name__)
+
+# name -> "module:Class"; imported lazily so `orderchat serve delivery` loads only delivery.
+SERVICES: dict[str, str] = {
+    "delivery": "orderchat.services.delivery.service:DeliveryService",
+}
+
+
+class Service(Protocol):
+    name: str
+
+    async def start(self, ctx: ServiceContext) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def load_service(name: str) -> Service:
+    try:
+        target = SERVICES[name]
+    except KeyError:
+        raise SystemExit(f"unknown service {name!r}; known: {', '.join(SERVICES)}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+async def connect(url: str, name: str, **kwargs: Any) -> nats.NATS:
+    """A connection that keeps trying: services outlive nats-server restarts."""
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.25,
+        **kwargs,
+    )
+
+
+@dataclass
+class ServiceHost:
+    """Runs services on one FastStream NATS broker (one connection). Services that consume
+    streams through FastStream expose a `router`; request/reply handlers run on the same
+    connection (see services.framework.request_server)."""
+
+    url: str
+    names: list[str]
+    options: dict[str, object] = field(default_factory=dict)
+    connect_options: dict[str, Any] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+    broker: NatsBroker | None = None
+
+    async def start(self) -> ServiceContext:
+        self.broker = NatsBroker(
+            self.url,
+            name=f"orderchat-{'+'.join(self.names)}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
+            logger=None,
+            **self.connect_options,
+        )
+        self.services = [load_service(n) for n in self.names]
+        for service in self.services:
+            router = getattr(service, "router", None)
+            if router is not None:
+                self.broker.include_router(router)
+        await self.broker.connect()
+        nc = self.broker.connection
+        ctx = ServiceContext(nc=nc, js=nc.jetstream(timeout=10), options=self.options)
+        for service in self.services:
+            await service.start(ctx)
+        await self.broker.start()
+        self.ctx = ctx
+        return ctx
+
+    async def stop(self) -> None:
+        """Stop intake first, let in-flight work finish, then drop the connection."""
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the others
+                log.exception("stopping %s failed", service.name)
+        if self.broker is not None:
+            try:
+                await asyncio.wait_for(self.broker.stop(), 10)
+            except Exception:  # noqa: BLE001
+                log.exception("stopping the broker failed")

