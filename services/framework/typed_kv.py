@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
@@ -63,8 +63,15 @@ class TypedKV(Generic[M]):
         raise RuntimeError(f"gave up updating {key!r} after {attempts} conflicting writers")
 
     async def keys(self, pattern: str = ">") -> list[str]:
-        """Keys matching a NATS wildcard pattern such as `<tenant>.>`."""
+        """Keys matching a NATS wildcard pattern such as `<tenant>.>`, filtered by the server
+        (nats-py's `keys(filters=...)` reads every key and filters by substring)."""
+        watcher = await self.kv.watch(pattern, ignore_deletes=True, meta_only=True)
+        keys: list[str] = []
         try:
-            return await self.kv.keys(filters=[pattern])
-        except NoKeysError:
-            return []
+            async for entry in watcher:
+                if entry is None:
+                    break
+                keys.append(entry.key)
+        finally:
+            await watcher.stop()
+        return keys

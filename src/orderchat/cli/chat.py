@@ -12,7 +12,7 @@ from orderchat.schemas.conversations import ConvKind, MemberRole, MemberSpec
 from .common import async_command, cli, connect_options, emit_json, nats_url_of, settings_of
 
 
-async def _client(ctx: click.Context, user: str, device: str = "cli") -> OrderchatClient:
+async def _client(ctx: click.Context, user: str, device: str = "main") -> OrderchatClient:
     return await OrderchatClient.connect(
         nats_url_of(ctx), user, tenant=settings_of(ctx).tenant, device=device, **connect_options(ctx)
     )
@@ -80,7 +80,7 @@ async def chat_broadcast(ctx: click.Context, user: str, to: tuple[str, ...], tex
 
 @chat.command("inbox")
 @click.option("--as", "user", required=True)
-@click.option("--device", default="cli", help="Device name; each device keeps its own read position.")
+@click.option("--device", default="main", help="Device name; each device keeps its own read position (a new device starts from now; older messages are in history).")
 @click.option("--follow", "-f", is_flag=True, help="Keep waiting for new messages.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context

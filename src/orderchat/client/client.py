@@ -104,7 +104,7 @@ class OrderchatClient:
         return cls(nc, user, tenant, device, owns_connection=False)
 
     async def close(self) -> None:
-        if self._owns:
+        if self._owns and not (self.nc.is_closed or self.nc.is_draining):
             await self.nc.drain()
 
     async def __aenter__(self) -> "OrderchatClient":

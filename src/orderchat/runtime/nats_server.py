@@ -163,6 +163,9 @@ class NatsServer:
                     f"nats-server exited with {self.process.returncode}; see {self.config.store_dir}/nats-server.log"
                 )
             try:
+                # Both ports: a stale server could still answer on a reused monitor port.
+                with socket.create_connection((self.config.host, self.config.port), timeout=1):
+                    pass
                 with urllib.request.urlopen(f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1) as r:
                     if r.status == 200:
                         return

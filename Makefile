@@ -1,0 +1,31 @@
+# The two set-up commands of README.md: `make up` runs the system, `make test` runs the tests.
+# Both create .venv and install orderchat into it (a real, non-editable install) on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SOURCES := $(shell find src schemas services integrations bench -type f -not -path '*/__pycache__/*' -not -path '*/node_modules/*' 2>/dev/null)
+
+.PHONY: up test bench clean
+
+$(BIN)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q ".[test]"
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.deps $(SOURCES)
+	$(BIN)/pip install -q --no-deps --force-reinstall .
+	touch $@
+
+up: $(BIN)/.installed
+	$(BIN)/orderchat up
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/orderchat bench
+
+clean:
+	rm -rf $(VENV) build dist

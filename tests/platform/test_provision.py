@@ -1,0 +1,62 @@
+"""Provisioning is idempotent and updates changed definitions in place."""
+
+import uuid
+from dataclasses import dataclass
+
+import nats
+from nats.js.api import StreamConfig
+
+from orderchat.runtime.provision import provision
+from orderchat.schemas.streams import Topology
+
+
+@dataclass(frozen=True)
+class _Renamed(Topology):
+    """The real topology with every name suffixed, so the test owns its own streams."""
+
+    suffix: str = ""
+    dedupe: float | None = None
+
+    def streams(self) -> list[StreamConfig]:
+        out = []
+        for s in super().streams():
+            s.name = f"{s.name}_{self.suffix}"
+            s.subjects = [f"{self.suffix}.{subject}" for subject in s.subjects]
+            if self.dedupe:
+                s.duplicate_window = self.dedupe
+            out.append(s)
+        return out
+
+    def buckets(self):
+        out = []
+        for b in super().buckets():
+            b.bucket = f"{b.bucket}_{self.suffix}"
+            out.append(b)
+        return out
+
+
+async def test_second_run_changes_nothing_and_changed_definitions_update(nats_url):
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    suffix = uuid.uuid4().hex[:8]
+    try:
+        first = await provision(js, _Renamed(suffix=suffix))
+        assert len(first.created) == len(Topology().streams()) + len(Topology().buckets())
+        assert not first.updated
+
+        second = await provision(js, _Renamed(suffix=suffix))
+        assert not second.changed
+        assert len(second.unchanged) == len(first.created)
+
+        third = await provision(js, _Renamed(suffix=suffix, dedupe=60.0))
+        assert sorted(third.updated) == sorted(f"stream:{s.name}" for s in _Renamed(suffix=suffix).streams())
+        info = await js.stream_info(f"CHAT_{suffix}")
+        assert info.config.duplicate_window == 60.0
+        names = [s.config.name for s in await js.streams_info()]
+        assert names.count(f"CHAT_{suffix}") == 1
+    finally:
+        for s in _Renamed(suffix=suffix).streams():
+            await js.delete_stream(s.name)
+        for b in _Renamed(suffix=suffix).buckets():
+            await js.delete_key_value(b.bucket)
+        await nc.drain()
