@@ -5,7 +5,9 @@ ORDERCHAT_TEST_DOCKER=1), services running on it, and clients acting as users.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,33 +23,40 @@ from orderchat.runtime.users import upsert_user
 from orderchat.schemas.users import PartyRole, User
 
 
-def _docker_nats_url() -> tuple[str, object] | None:
-    if os.environ.get("ORDERCHAT_TEST_DOCKER") != "1":
-        return None
-    from testcontainers.nats import NatsContainer
+class ContainerNats:
+    """testcontainers' NATS image, for machines with a Docker engine (ORDERCHAT_TEST_DOCKER=1)."""
 
-    container = NatsContainer("nats:2.11", jetstream=True)
-    container.start()
-    return container.nats_uri(), container
+    def __init__(self) -> None:
+        from testcontainers.community.nats import NatsContainer
+
+        self.container = NatsContainer("nats:2.11").with_command("-js -m 8222")
+        self.container.start()
+        self.url = self.container.nats_uri()
+        host = self.container.get_container_host_ip()
+        self.monitor_url = f"http://{host}:{self.container.get_exposed_port(8222)}"
+
+    def monitor(self, endpoint: str) -> dict:
+        with urllib.request.urlopen(f"{self.monitor_url}/{endpoint}", timeout=5) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        self.container.stop()
 
 
 @pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> NatsServer:
-    server = NatsServer(NatsServerConfig(store_dir=tmp_path_factory.mktemp("nats"), sync_interval="always"))
-    server.start()
+def nats_server(tmp_path_factory: pytest.TempPathFactory):
+    """The wheel's nats-server on free ports, or a container where asked for."""
+    if os.environ.get("ORDERCHAT_TEST_DOCKER") == "1":
+        server = ContainerNats()
+    else:
+        server = NatsServer(NatsServerConfig(store_dir=tmp_path_factory.mktemp("nats"), sync_interval="always")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def nats_url(nats_server: NatsServer) -> str:
-    docker = _docker_nats_url()
-    if docker is not None:
-        url, container = docker
-        yield url
-        container.stop()  # type: ignore[attr-defined]
-        return
-    yield nats_server.url
+def nats_url(nats_server) -> str:
+    return nats_server.url
 
 
 @pytest.fixture(scope="session")
