@@ -34,3 +34,5 @@ class OrderCardView(Stored):
     lines: tuple[CardLine, ...] = ()
     total: Decimal | None = None
     notes: str | None = None
+    # Lines added, removed or changed against the previous revision (amendments).
+    changed_lines: tuple[str, ...] = ()

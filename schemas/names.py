@@ -30,11 +30,15 @@ KV_CONVERSATIONS = "OC_CONVERSATIONS"
 KV_MEMBERSHIPS = "OC_MEMBERSHIPS"
 KV_DEVICES = "OC_DEVICES"
 KV_READ = "OC_READ"
+KV_DELIVERED = "OC_DELIVERED"
 KV_PRESENCE = "OC_PRESENCE"
 KV_ORDERS = "OC_ORDERS"
 KV_ORDER_COMMANDS = "OC_ORDER_COMMANDS"
+KV_ORDER_CARDS = "OC_ORDER_CARDS"
 KV_SLA = "OC_SLA"
 KV_ERP = "OC_ERP"
+KV_DLQ_REPLAYS = "OC_DLQ_REPLAYS"
+KV_CREDENTIALS = "OC_CREDENTIALS"
 
 # Queue groups: instances of one service share the work.
 QUEUE_DELIVERY = "delivery"
@@ -52,10 +56,13 @@ OP_CONV_LIST = "conv.list"
 OP_SESSION_OPEN = "session.open"
 OP_READ = "rcpt.read"
 OP_DELIVERED = "rcpt.delivered"
+OP_RECEIPT_STATUS = "rcpt.status"
 OP_TYPING = "typing"
 OP_PRESENCE = "presence.beat"
+OP_PRESENCE_GET = "presence.get"
 OP_ORDER = "order"
 OP_SEARCH = "search"
+OP_EXPORT = "export"
 
 
 def ingress(tenant: str, user: str, op: str) -> str:
@@ -74,6 +81,11 @@ def order_command(tenant: str, user: str, action: str) -> str:
 
 def order_command_pattern() -> str:
     return f"{PREFIX}.*.in.*.{OP_ORDER}.*"
+
+
+def order_command_op(action: str) -> str:
+    """The ingress operation of one order command or query (`order.confirm`, `order.show`)."""
+    return f"{OP_ORDER}.{action}"
 
 
 def conv(tenant: str, conv_id: str) -> str:
@@ -125,8 +137,41 @@ def device_consumer(tenant: str, user: str, device: str) -> str:
     return f"inbox_{tenant}_{user}_{device}"
 
 
+def ingress_all(tenant: str, user: str) -> str:
+    """Every request subject of one user: what that user's credentials may publish on."""
+    return f"{PREFIX}.{tenant}.in.{user}.>"
+
+
+def reply_inbox_prefix(tenant: str, user: str) -> str:
+    """A user's own prefix for request replies (instead of the shared `_INBOX`), so that
+    permissions let each user subscribe to its own replies only."""
+    return f"_INBOX_{tenant}_{user}"
+
+
+def reply_inboxes(tenant: str, user: str) -> str:
+    return f"{reply_inbox_prefix(tenant, user)}.>"
+
+
+# JetStream API subjects a party's credentials may use on its own device consumer (and no other).
+JS_API = "$JS.API"
+
+
+def js_consumer_next(stream: str, consumer: str) -> str:
+    return f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
+def js_consumer_acks(stream: str, consumer: str) -> str:
+    return f"$JS.ACK.{stream}.{consumer}.>"
+
+
 def service_consumer(service: str, purpose: str) -> str:
     return f"{service}_{purpose}"
+
+
+def archive_consumer(source: str, store_id: str) -> str:
+    """The archive's durable consumer of one source stream for one store: a dropped store
+    gets a new id, hence a consumer that starts again from sequence 1."""
+    return service_consumer("archive", f"{source}_{store_id}")
 
 
 def split_subject(subject: str) -> list[str]:
@@ -151,6 +196,7 @@ FAMILIES: dict[str, str] = {
     "receipts": f"{PREFIX}.*.in.*.rcpt.*",
     "order_events": ORDER_EVENT_SUBJECTS,
     "order_commands": f"{PREFIX}.*.in.*.order.*",
+    "service_requests": f"{PREFIX}.*.svc.>",
     "alerts": ALERT_SUBJECTS,
     "dead_letters": DLQ_SUBJECTS,
 }

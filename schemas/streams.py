@@ -18,6 +18,8 @@ DAY = 86400.0
 # Long enough to cover a client's retry after a network drop or a service restart; the
 # server default (2 minutes) is too short for a phone coming back from a tunnel.
 DEDUPE_WINDOW = 15 * 60.0
+# KV keeps at most 64 revisions a key.
+CURSOR_HISTORY = 64
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,16 @@ class Topology:
             kv(names.KV_CONVERSATIONS, "Conversations and their members", history=5),
             kv(names.KV_MEMBERSHIPS, "Each user's conversations (device consumer filters)"),
             kv(names.KV_DEVICES, "Each user's devices and their inbox consumers"),
-            kv(names.KV_READ, "Read cursors per conversation and user"),
+            # History keeps each cursor's recent moves: the time a member read or received a
+            # given message is the time of the first retained revision at or past it.
+            kv(names.KV_READ, "Read cursors per conversation and user", history=CURSOR_HISTORY),
+            kv(names.KV_DELIVERED, "Delivered cursors per conversation and user", history=CURSOR_HISTORY),
             kv(names.KV_PRESENCE, "Presence heartbeats (per-key TTL)"),
             kv(names.KV_ORDERS, "Current order state, projected from ORDERS"),
             kv(names.KV_ORDER_COMMANDS, "Processed order command ids (idempotency)", ttl=7 * DAY),
+            kv(names.KV_ORDER_CARDS, "Order cards waiting for the supplier's read receipt (seen)"),
             kv(names.KV_SLA, "Supplier response deadlines and timers"),
             kv(names.KV_ERP, "ERP connector cursors and pending write-backs"),
+            kv(names.KV_DLQ_REPLAYS, "Dead letters replayed, by DLQ sequence (a replay happens once)", ttl=30 * DAY),
+            kv(names.KV_CREDENTIALS, "Public nkeys of each party device allowed to connect (NATS authorization)"),
         ]

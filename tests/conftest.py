@@ -68,11 +68,13 @@ async def admin_nc(nats_url: str) -> AsyncIterator[nats.NATS]:
 
 
 @pytest.fixture(scope="session")
-async def services(nats_url: str, admin_nc: nats.NATS) -> AsyncIterator[ServiceHost]:
+async def services(nats_url: str, admin_nc: nats.NATS, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServiceHost]:
     """Every service, in one host, for the whole session."""
     from orderchat.runtime.services import SERVICES
 
-    host = ServiceHost(nats_url, list(SERVICES))
+    # The archive's SQLite store lives and dies with this session, not in the user's home.
+    options = {"archive_url": f"sqlite://{tmp_path_factory.mktemp('archive') / 'archive.sqlite3'}"}
+    host = ServiceHost(nats_url, list(SERVICES), options=options)
     await host.start()
     yield host
     await host.stop()

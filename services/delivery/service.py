@@ -29,8 +29,10 @@ from orderchat.schemas.conversations import (
     SessionReply,
 )
 from orderchat.schemas.errors import ErrorCode, OrderchatError
+from orderchat.schemas.receipts import ReadCursor
 from orderchat.services.framework.context import ServiceContext
 from orderchat.services.framework.request_server import Caller, RequestServer
+from orderchat.services.receipts.cursors import CursorStore
 
 from .conversations import Conversations
 from .directory import Directory
@@ -53,6 +55,8 @@ class DeliveryService:
         self.directory = Directory(js)
         await self.directory.start()
         self.inboxes = Inboxes(js)
+        # Read cursors are written by the receipts service; listing only reads them.
+        self.read_cursors = CursorStore(await js.key_value(names.KV_READ), ReadCursor)
         await self.inboxes.start()
         self.log = ConversationLog(js)
         self.history = History(js, self.log)
@@ -149,9 +153,18 @@ class DeliveryService:
             conversation = await self.directory.conversation(caller.tenant, conv_id)
             if conversation is None:
                 return None
-            messages, last, _ = await self.history.page(caller.tenant, conv_id, None, None, 1)
+            (messages, last, _), (cursor, _) = await asyncio.gather(
+                self.history.page(caller.tenant, conv_id, None, None, 1),
+                self.read_cursors.get(caller.tenant, conv_id, caller.user),
+            )
             last_message = messages[-1].model_dump(mode="json") if messages else None
-            return ConvSummary(conversation=conversation, last_seq=last, last_message=last_message)
+            # The read cursor follows the user's own messages too (receipts' own-reads), so
+            # everything past it was written by someone else.
+            read_up_to = min(cursor.up_to, last) if cursor else 0
+            return ConvSummary(
+                conversation=conversation, last_seq=last, last_message=last_message,
+                read_up_to=read_up_to, unread=last - read_up_to,
+            )
 
         found = await asyncio.gather(*(summary(c) for c in conv_ids[-request.limit :]))
         return ConvListReply(conversations=[s for s in found if s is not None])

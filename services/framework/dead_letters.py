@@ -36,18 +36,26 @@ async def park(
     data: bytes,
     code: ErrorCode,
     reason: str,
+    *,
+    strict: bool = False,
+    msg_id: str | None = None,
 ) -> None:
-    """Store the raw input; the msg id makes a re-parked identical input a no-op."""
+    """Store the raw input; the msg id makes a re-parked identical input a no-op.
+    `strict` raises when the copy could not be stored (a stream consumer then keeps the
+    message for redelivery instead of terminating it); `msg_id` names the copy when the same
+    bytes may legitimately arrive twice (a stream consumer passes stream and sequence)."""
     digest = hashlib.blake2b(subject.encode() + b"\x00" + data, digest_size=16).hexdigest()
     headers = {
         HDR_REASON: reason[:1024].replace("\r", " ").replace("\n", " "),
         HDR_CODE: str(code),
         HDR_SUBJECT: subject,
         HDR_SERVICE: service,
-        "Nats-Msg-Id": f"dlq-{digest}",
+        "Nats-Msg-Id": msg_id or f"dlq-{digest}",
     }
     DEAD_LETTERS.labels(service, str(code)).inc()
     try:
         await js.publish(names.dlq(tenant_of(subject), service), data, headers=headers, timeout=5)
     except Exception:  # noqa: BLE001 - the caller already answered; losing the copy must not crash it
+        if strict:
+            raise
         log.exception("could not park a dead letter from %s", subject)

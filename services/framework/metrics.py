@@ -44,3 +44,86 @@ STREAM_MESSAGES = Counter(
     ["service", "consumer", "outcome"],
     registry=REGISTRY,
 )
+
+
+def family_of(subject: str) -> str:
+    """The most specific subject family (schemas.names.FAMILIES) a subject belongs to: a
+    bounded label value, where the subject itself (one per conversation or order) is not."""
+    from orderchat.schemas.catalog import subject_matches
+    from orderchat.schemas.names import FAMILIES
+
+    for family in FAMILY_PRECEDENCE:
+        if subject_matches(FAMILIES[family], subject):
+            return family
+    return "other"
+
+
+# Most specific first: `chat_ingress` before the catch-all `requests`.
+FAMILY_PRECEDENCE = (
+    "chat_ingress",
+    "receipts",
+    "order_commands",
+    "requests",
+    "service_requests",
+    "history",
+    "inboxes",
+    "live",
+    "order_events",
+    "alerts",
+    "dead_letters",
+)
+
+
+def faststream_middlewares(app_name: str = "orderchat") -> list:
+    """Middlewares every FastStream broker gets: FastStream's own Prometheus middleware
+    (messages received/processed, handler duration, exceptions) labelled by subject family
+    rather than by subject, and the batch-size histogram."""
+    from faststream.nats.prometheus.provider import (
+        BatchNatsMetricsSettingsProvider,
+        NatsMetricsSettingsProvider,
+    )
+    from faststream.prometheus import PrometheusMiddleware
+
+    class ByFamily(NatsMetricsSettingsProvider):
+        def get_consume_attrs_from_message(self, msg):  # type: ignore[no-untyped-def]
+            attrs = super().get_consume_attrs_from_message(msg)
+            return {**attrs, "destination_name": family_of(attrs["destination_name"])}
+
+    class BatchByFamily(BatchNatsMetricsSettingsProvider):
+        def get_consume_attrs_from_message(self, msg):  # type: ignore[no-untyped-def]
+            attrs = super().get_consume_attrs_from_message(msg)
+            return {**attrs, "destination_name": family_of(attrs["destination_name"])}
+
+    def provider(msg):  # type: ignore[no-untyped-def]
+        from collections.abc import Sequence
+
+        from nats.aio.msg import Msg
+
+        if isinstance(msg, Sequence):
+            return BatchByFamily()
+        if isinstance(msg, Msg) or msg is None:
+            return ByFamily()
+        return None  # KV / object store watches
+
+    prometheus = PrometheusMiddleware(
+        settings_provider_factory=provider,  # type: ignore[arg-type]
+        registry=REGISTRY,
+        app_name=app_name,
+    )
+    return [prometheus, _batch_size_middleware(app_name)]
+
+
+def _batch_size_middleware(app_name: str):  # type: ignore[no-untyped-def]
+    from faststream import BaseMiddleware
+
+    class BatchSize(BaseMiddleware):
+        """Observes how many messages each fetched batch carried (per durable consumer)."""
+
+        async def on_receive(self) -> None:
+            raw = self.msg
+            if isinstance(raw, list) and raw:
+                meta = getattr(raw[0], "metadata", None)
+                consumer = meta.consumer if meta is not None else "unknown"
+                BATCH_SIZE.labels(app_name, consumer).observe(len(raw))
+
+    return BatchSize

@@ -8,13 +8,15 @@ import click
 
 from orderchat.client import InboxItem, OrderchatClient
 from orderchat.schemas.conversations import ConvKind, MemberRole, MemberSpec
+from orderchat.schemas.chat import HistoryReply
+from orderchat.schemas.receipts import StatusReply
 
 from .common import async_command, cli, connect_options, emit_json, nats_url_of, settings_of
 
 
 async def _client(ctx: click.Context, user: str, device: str = "main") -> OrderchatClient:
     return await OrderchatClient.connect(
-        nats_url_of(ctx), user, tenant=settings_of(ctx).tenant, device=device, **connect_options(ctx)
+        nats_url_of(ctx), user, tenant=settings_of(ctx).tenant, device=device, **connect_options(ctx, user, device)
     )
 
 
@@ -110,14 +112,82 @@ async def chat_history(ctx: click.Context, conv: str, user: str, before: int | N
     """Page a conversation's history by sequence."""
     async with await _client(ctx, user) as client:
         page = await client.history(conv, before=before, after=after, limit=limit)
+        statuses = await receipts_for(client, conv, page) if as_json else []
     if as_json:
-        emit_json(page)
+        emit_json(with_receipts(page, statuses))
         return
     for message in page.messages:
         click.echo(describe(InboxItem(subject="", stream_seq=0, message=message)))
     if page.has_more:
         first = page.messages[0].seq if page.messages else page.last_seq
         click.echo(f"... older: --before {first}")
+
+
+async def receipts_for(client: OrderchatClient, conv: str, page: HistoryReply) -> list[StatusReply]:
+    """Receipt status of every message on a history page (several replies in big groups)."""
+    if not page.messages:
+        return []
+    replies: list[StatusReply] = []
+    after, end = page.messages[0].seq - 1, page.messages[-1].seq
+    while after < end:
+        reply = await client.receipt_status(conv, after=after, limit=min(500, end - after))
+        if not reply.messages:
+            break
+        replies.append(reply)
+        after = reply.messages[-1].seq
+    return replies
+
+
+def with_receipts(page: HistoryReply, statuses: list[StatusReply]) -> dict:
+    """The history page with, on every message, who it was delivered to and read by."""
+    out = page.model_dump(mode="json")
+    by_seq = {m.seq: m for reply in statuses for m in reply.messages}
+    for message in out["messages"]:
+        found = by_seq.get(message["seq"])
+        message["receipts"] = found.model_dump(mode="json", exclude={"seq", "sender"}) if found else None
+    out["cursors"] = [c.model_dump(mode="json") for c in statuses[-1].cursors] if statuses else []
+    return out
+
+
+@chat.command("convs")
+@click.option("--as", "user", required=True)
+@click.option("--limit", type=int, default=200)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@async_command
+async def chat_convs(ctx: click.Context, user: str, limit: int, as_json: bool) -> None:
+    """The user's conversations with unread counts and last message."""
+    async with await _client(ctx, user) as client:
+        reply = await client.conversations(limit=limit)
+    if as_json:
+        emit_json(reply)
+        return
+    for summary in reply.conversations:
+        c = summary.conversation
+        last = summary.last_message or {}
+        body = last.get("body") or {}
+        text = body.get("text") or body.get("caption") or (f"[{body.get('kind')}]" if body else "")
+        title = c.title or ", ".join(m for m in c.member_ids() if m != user)
+        unread = f"{summary.unread} unread" if summary.unread else "read"
+        click.echo(f"{c.id} ({title}): {unread}; #{summary.last_seq} {last.get('sender', '')}: {text}".rstrip(": "))
+
+
+@chat.command("read")
+@click.option("--as", "user", required=True)
+@click.option("--conv", required=True)
+@click.option("--up-to", "up_to", type=int, default=None, help="Sequence read up to (default: the last message).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@async_command
+async def chat_read(ctx: click.Context, user: str, conv: str, up_to: int | None, as_json: bool) -> None:
+    """Mark a conversation read (all of it, or up to a sequence)."""
+    async with await _client(ctx, user) as client:
+        reply = await client.mark_read(conv, up_to)
+    if as_json:
+        emit_json(reply)
+    else:
+        note = "" if reply.moved else " (already read that far)"
+        click.echo(f"{conv}: read up to #{reply.up_to} of {reply.last_seq}{note}")
 
 
 @cli.group()

@@ -39,9 +39,16 @@ def nats_url_of(ctx: click.Context) -> str:
     return resolve_nats_url(settings_of(ctx), ctx.obj.get("nats_url"))
 
 
-def connect_options(ctx: click.Context) -> dict[str, Any]:
-    creds = ctx.obj.get("creds")
-    return {"user_credentials": creds} if creds else {}
+def connect_options(ctx: click.Context, user: str | None = None, device: str = "main", identity: str = "admin") -> dict[str, Any]:
+    """Credentials and TLS for a connection: acting as party `user` (its device's key), or as
+    a system identity (`admin` for admin commands). The resolution order is documented in
+    orderchat.security.resolution."""
+    from orderchat.security.resolution import connect_options_for, party_creds, system_creds
+
+    settings = settings_of(ctx)
+    explicit = ctx.obj.get("creds")
+    creds = party_creds(settings, explicit, user, device) if user else system_creds(settings, explicit, identity)
+    return connect_options_for(settings, creds, ctx.obj.get("nats_url") or settings.nats_url)
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -14,6 +14,12 @@ COMMAND_MODULES = [
     "orderchat.cli.chat",
     "orderchat.cli.users",
     "orderchat.cli.schema",
+    "orderchat.cli.bench",
+    "orderchat.cli.search",
+    "orderchat.cli.orders",
+    "orderchat.cli.monitor",
+    "orderchat.cli.dlq",
+    "orderchat.cli.suppliers",
 ]
 
 

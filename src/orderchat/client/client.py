@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,8 +12,8 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import NoRespondersError, TimeoutError as NatsTimeoutError
-from nats.js.errors import FetchTimeoutError
+from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError, TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError, FetchTimeoutError, NotFoundError
 from pydantic import BaseModel, TypeAdapter
 
 from orderchat.schemas import names
@@ -41,10 +42,35 @@ from orderchat.schemas.conversations import (
 from orderchat.schemas.errors import ErrorReply, OrderchatError
 from orderchat.schemas.inbox import InboxEvent
 
+from .orders import OrdersApi
+from orderchat.security.refusals import RefusalLog, with_refusal_log
+from orderchat.schemas.base import Ok
+from orderchat.schemas.receipts import (
+    PRESENCE_TTL,
+    TYPING_TTL,
+    CursorReply,
+    DeliveredRequest,
+    PresenceBeat,
+    PresenceReply,
+    PresenceRequest,
+    ReadRequest,
+    StatusReply,
+    StatusRequest,
+    TypingRequest,
+)
+
+from .live import LiveFeed, delivered_marks
+
 R = TypeVar("R", bound=BaseModel)
 
 _INBOX_EVENT = TypeAdapter(InboxEvent)
 RETRYABLE = (NatsTimeoutError, NoRespondersError, asyncio.TimeoutError)
+# Fetch failures an inbox rides out (server restarting, JetStream not ready, reconnecting).
+RECOVERABLE = (NoRespondersError, APIError, ConnectionClosedError, StaleConnectionError, OSError)
+# Inbox events (stream sequences) an inbox remembers having shown, to drop repeats.
+SHOWN_MEMORY = 100_000
+# How long an inbox keeps re-binding through consecutive fetch errors before it gives up.
+MAX_OUTAGE = 120.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +109,11 @@ class OrderchatClient:
         self.device = device
         self._owns = owns_connection
         self._send_locks: dict[str, asyncio.Lock] = {}
+        self.refusals = RefusalLog()  # permission violations NATS reported (see connect)
+        self.orders = OrdersApi(self)
+        self._delivered_sent: dict[str, int] = {}  # conversation -> highest delivered receipt sent
+        self._typing_sent: dict[str, float] = {}  # conversation -> when the last typing event went
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -93,10 +124,16 @@ class OrderchatClient:
         device: str = "main",
         **nats_options: Any,
     ) -> "OrderchatClient":
+        # Replies come to the user's own prefix: NATS permissions let a party subscribe there
+        # only, so no one can listen in on another party's replies.
+        nats_options.setdefault("inbox_prefix", names.reply_inbox_prefix(tenant, user))
+        nats_options, refusals = with_refusal_log(nats_options)
         nc = await nats.connect(
             url, name=f"orderchat-client-{user}", max_reconnect_attempts=-1, reconnect_time_wait=0.25, **nats_options
         )
-        return cls(nc, user, tenant, device, owns_connection=True)
+        client = cls(nc, user, tenant, device, owns_connection=True)
+        client.refusals = refusals
+        return client
 
     @classmethod
     def over(cls, nc: Client, user: str, tenant: str = "shop", device: str = "main") -> "OrderchatClient":
@@ -104,6 +141,7 @@ class OrderchatClient:
         return cls(nc, user, tenant, device, owns_connection=False)
 
     async def close(self) -> None:
+        await self.stop_presence()
         if self._owns and not (self.nc.is_closed or self.nc.is_draining):
             await self.nc.drain()
 
@@ -128,6 +166,7 @@ class OrderchatClient:
                 msg = await self.nc.request(subject, data, timeout=timeout)
                 break
             except RETRYABLE:
+                self.refusals.raise_if_refused(subject)  # refused by NATS: retrying cannot help
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(delay)
@@ -206,11 +245,104 @@ class OrderchatClient:
         return Inbox(self, follow=follow, batch=batch, idle=idle)
 
     async def _after_batch(self, msgs: list[Msg]) -> None:
-        """Hook for delivered receipts (receipts service)."""
-        return None
+        """Delivered receipts, sent by the client itself once a fetched batch is handled and
+        acknowledged: one request per conversation per batch (its highest sequence), never
+        one per message. A failure is not fatal: the next batch's receipt covers this one."""
+        marks = {
+            conv: seq for conv, seq in delivered_marks(msgs, self.user).items() if seq > self._delivered_sent.get(conv, 0)
+        }
+        if not marks:
+            return
+        results = await asyncio.gather(
+            *(
+                self.request(
+                    names.OP_DELIVERED, DeliveredRequest(conv=conv, up_to=seq, device=self.device), CursorReply, attempts=8
+                )
+                for conv, seq in marks.items()
+            ),
+            return_exceptions=True,
+        )
+        for (conv, seq), result in zip(marks.items(), results):
+            if isinstance(result, CursorReply):
+                self._delivered_sent[conv] = max(seq, self._delivered_sent.get(conv, 0))
+
+    # -- receipts, typing, presence --------------------------------------------------------
+
+    async def mark_read(self, conv: str, up_to: int | None = None) -> CursorReply:
+        """Mark `conv` read up to `up_to` (default: its last message). Cursors only move
+        forward: a late or repeated mark changes nothing (`moved` is False)."""
+        return await self.request(names.OP_READ, ReadRequest(conv=conv, up_to=up_to), CursorReply)
+
+    async def receipt_status(
+        self, conv: str, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> StatusReply:
+        """Per message and member of a history page: sent / delivered / read, with times."""
+        request = StatusRequest(conv=conv, before=before, after=after, limit=limit)
+        return await self.request(names.OP_RECEIPT_STATUS, request, StatusReply, timeout=10)
+
+    async def typing(self, conv: str, *, force: bool = False) -> bool:
+        """A keystroke: tells the other members you are typing. Call it on every keystroke;
+        it sends at most one event per half indicator lifetime. True when one was sent."""
+        now = asyncio.get_running_loop().time()
+        if not force and now - self._typing_sent.get(conv, float("-inf")) < TYPING_TTL / 2:
+            return False
+        self._typing_sent[conv] = now
+        await self.request(names.OP_TYPING, TypingRequest(conv=conv), Ok, attempts=1)
+        return True
+
+    def live(self) -> LiveFeed:
+        """Typing and other volatile events for this user (core NATS)."""
+        return LiveFeed(self.nc, names.live(self.tenant, self.user))
+
+    async def heartbeat(self, state: str = "online", ttl: int = PRESENCE_TTL) -> Ok:
+        beat = PresenceBeat(device=self.device, state=state, ttl=ttl)  # type: ignore[arg-type]
+        return await self.request(names.OP_PRESENCE, beat, Ok)
+
+    def start_presence(self, ttl: int = PRESENCE_TTL) -> None:
+        """Beat in the background (three beats per TTL) until `stop_presence` or `close`."""
+        if self._heartbeat is not None:
+            return
+
+        async def beat_forever() -> None:
+            while True:
+                try:
+                    await self.heartbeat("online", ttl)
+                except (OrderchatError, *RETRYABLE):
+                    pass  # a missed beat; the TTL covers two more
+                await asyncio.sleep(ttl / 3)
+
+        self._heartbeat = asyncio.create_task(beat_forever())
+
+    async def stop_presence(self) -> None:
+        """Stop beating and say goodbye, so others see this device offline at once."""
+        task, self._heartbeat = self._heartbeat, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping regardless
+            pass
+        if not (self.nc.is_closed or self.nc.is_draining):
+            try:
+                await self.request(names.OP_PRESENCE, PresenceBeat(device=self.device, state="offline"), Ok, attempts=1)
+            except (OrderchatError, *RETRYABLE):
+                pass  # the TTL ends it instead
+
+    async def presence(self, users: list[str]) -> PresenceReply:
+        return await self.request(names.OP_PRESENCE_GET, PresenceRequest(users=users), PresenceReply)
 
 
 class Inbox:
+    """A device's inbox: fetches from the device's durable consumer, acknowledges what the
+    loop body handled, and shows every conversation gapless, in order, and once.
+
+    JetStream delivers at least once, and after a nats-server crash it may redeliver late
+    (after the consumer's ack wait) or hand out again what was shown already (acks or the
+    delivered position lost with the crash). Conversation sequences are gapless, so the inbox
+    knows what it has shown per conversation: an older sequence is dropped, a gap is filled
+    from history before the newer message is shown."""
+
     def __init__(self, client: OrderchatClient, *, follow: bool, batch: int, idle: float) -> None:
         self.client = client
         self.follow = follow
@@ -218,9 +350,19 @@ class Inbox:
         self.idle = idle
         self.session: SessionReply | None = None
         self._sub: Any = None
-        self._buffer: list[Msg] = []
+        self._buffer: deque[Msg] = deque()
+        self._ready: deque[tuple[Msg | None, InboxItem]] = deque()
         self._handed: Msg | None = None
         self._fetched: list[Msg] = []
+        self._last_seq: dict[str, int] = {}  # conversation -> last sequence shown
+        self._events_shown: set[int] = set()  # stream sequences of events shown (bounded)
+        self._events_order: deque[int] = deque()
+        self._reconnects = client.nc.stats["reconnects"]
+        self._check_after_reconnect = False
+        self._failing_since: float | None = None
+        self._backoff = 0.1
+        self.filled_from_history = 0
+        self.dropped_repeats = 0
 
     async def __aenter__(self) -> "Inbox":
         self.session = await self.client.open_session()
@@ -250,22 +392,131 @@ class Inbox:
             await msg.ack()
 
     async def _batch_done(self) -> None:
-        if self._fetched and not self._buffer and self._handed is None:
+        if self._fetched and not self._buffer and not self._ready and self._handed is None:
             done, self._fetched = self._fetched, []
             await self.client._after_batch(done)
 
     async def __anext__(self) -> InboxItem:
         await self._ack_handed()
         await self._batch_done()
-        while not self._buffer:
-            try:
-                msgs = await self._sub.fetch(self.batch, timeout=self.idle)
-            except (FetchTimeoutError, NatsTimeoutError):
-                if not self.follow:
-                    raise StopAsyncIteration from None
-                continue
-            self._buffer = list(msgs)
-            self._fetched = list(msgs)
-        msg = self._buffer.pop(0)
+        while not self._ready:
+            while not self._buffer:
+                await self._refill()
+            await self._admit(self._buffer.popleft())
+        msg, item = self._ready.popleft()
         self._handed = msg
-        return parse_inbox(msg)
+        return item
+
+    async def _admit(self, msg: Msg) -> None:
+        """Queue what `msg` makes showable: nothing (a repeat), or the history it skipped
+        over followed by itself."""
+        item = parse_inbox(msg)
+        if item.message is None:
+            if self._event_seen(item.stream_seq):
+                self.dropped_repeats += 1
+                await msg.ack()
+            else:
+                self._ready.append((msg, item))
+            return
+        conv, seq = item.message.conv, item.message.seq
+        last = self._last_seq.get(conv)
+        if last is not None and seq <= last:
+            self.dropped_repeats += 1
+            await msg.ack()
+            return
+        if last is not None and seq > last + 1:
+            for missing in await self._from_history(conv, last, seq):
+                self._ready.append((None, InboxItem(names.conv(self.client.tenant, conv), 0, message=missing)))
+        self._last_seq[conv] = seq
+        self._ready.append((msg, item))
+
+    async def _from_history(self, conv: str, last: int, upto: int) -> list[ChatMessage]:
+        """Messages last+1 .. upto-1 of `conv`; on failure none (they then come late, by
+        redelivery, rather than never)."""
+        found: list[ChatMessage] = []
+        after = last
+        try:
+            while after < upto - 1:
+                page = await self.client.history(conv, after=after, limit=min(500, upto - 1 - after))
+                batch = [m for m in page.messages if after < m.seq < upto]
+                if not batch:
+                    break
+                found.extend(batch)
+                after = batch[-1].seq
+        except (OrderchatError, *RETRYABLE):
+            return found
+        self.filled_from_history += len(found)
+        return found
+
+    def _event_seen(self, stream_seq: int) -> bool:
+        if stream_seq in self._events_shown:
+            return True
+        self._events_shown.add(stream_seq)
+        self._events_order.append(stream_seq)
+        if len(self._events_order) > SHOWN_MEMORY:
+            self._events_shown.discard(self._events_order.popleft())
+        return False
+
+    async def _refill(self) -> None:
+        """One fetch; errors back off and re-bind for at most `MAX_OUTAGE` seconds in a row."""
+        if self.client.nc.stats["reconnects"] != self._reconnects:
+            self._reconnects = self.client.nc.stats["reconnects"]
+            self._check_after_reconnect = True
+        try:
+            msgs = await self._sub.fetch(self.batch, timeout=self.idle)
+        except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
+            # An empty inbox, or NATS refused this key the device's consumer: say which.
+            self.client.refusals.raise_if_refused(names.js_consumer_next(self.session.stream, self.session.consumer))  # type: ignore[union-attr]
+            self._failing_since = None
+            if self._check_after_reconnect:
+                await self._unstall()
+            if not self.follow:
+                raise StopAsyncIteration from None
+            return
+        except RECOVERABLE as err:
+            await self._recover(err)
+            return
+        self._failing_since = None
+        self._buffer.extend(msgs)
+        self._fetched.extend(msgs)
+
+    async def _unstall(self) -> None:
+        """nats-py pull subscriptions can stall after a server restart (nats.py issues 504
+        and 986): after a reconnect, an empty fetch while the consumer holds messages for us
+        means this subscription is stuck, so bind a fresh one."""
+        self._check_after_reconnect = False
+        assert self.session is not None
+        try:
+            info = await self.client.js.consumer_info(self.session.stream, self.session.consumer)
+        except RECOVERABLE:
+            self._check_after_reconnect = True
+            return
+        if info.num_pending:
+            await self._rebind()
+
+    async def _recover(self, err: BaseException) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._failing_since is None:
+            self._failing_since, self._backoff = now, 0.1
+        elif now - self._failing_since > MAX_OUTAGE:
+            raise err
+        await asyncio.sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, 2.0)
+        try:
+            await self._rebind()
+        except RECOVERABLE:
+            pass  # still down: the next fetch fails again and backs off further
+
+    async def _rebind(self) -> None:
+        old, self._sub = self._sub, None
+        try:
+            await old.unsubscribe()
+        except Exception:  # noqa: BLE001 - the old subscription may be gone with its connection
+            pass
+        try:
+            await self._bind()
+        except NotFoundError:
+            # The device consumer is gone (its store was lost or reset): opening the session
+            # again recreates it.
+            self.session = await self.client.open_session()
+            await self._bind()

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+AUTH_FILE = "auth.conf"
+
+
 class NatsServerError(RuntimeError):
     pass
 
@@ -67,9 +70,26 @@ class NatsServerConfig:
     sync_interval: str = "always"
     max_payload: int = 1024 * 1024
     cluster: ClusterSpec | None = None
-    # Raw text appended to the config: accounts/authorization blocks, TLS.
+    # Authorization: the server includes `auth_file` (rendered by orderchat.security.server_auth
+    # and applied with a reload). Off = anyone who reaches the port may do anything.
+    auth: bool = False
+    # TLS on the client port with supplied certificates (PEM files); `tls_ca` + `tls_verify`
+    # also require clients to present certificates signed by that CA.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    tls_verify: bool = False
+    # Raw text appended to the config.
     extra: str = ""
     log_file: Path | None = None
+
+    @property
+    def auth_file(self) -> Path:
+        return self.store_dir / AUTH_FILE
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     def resolved(self) -> "NatsServerConfig":
         if not self.port:
@@ -108,6 +128,16 @@ class NatsServerConfig:
                 f"  routes: [{routes}]",
                 "}",
             ]
+        if self.tls_cert is not None:
+            lines += ["tls {", f"  cert_file: {json.dumps(str(self.tls_cert))}", f"  key_file: {json.dumps(str(self.tls_key))}"]
+            if self.tls_ca is not None:
+                lines.append(f"  ca_file: {json.dumps(str(self.tls_ca))}")
+            if self.tls_verify:
+                lines.append("  verify: true")
+            lines += ["  timeout: 5", "}"]
+        if self.auth:
+            # Relative to this config file, which lives in store_dir beside the auth file.
+            lines.append(f"include {json.dumps(AUTH_FILE)}")
         if self.extra:
             lines.append(self.extra)
         return "\n".join(lines) + "\n"
@@ -123,7 +153,8 @@ class NatsServer:
 
     @property
     def url(self) -> str:
-        return f"nats://{self.config.host}:{self.config.port}"
+        scheme = "tls" if self.config.tls else "nats"
+        return f"{scheme}://{self.config.host}:{self.config.port}"
 
     @property
     def monitor_url(self) -> str:

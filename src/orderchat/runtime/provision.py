@@ -69,6 +69,9 @@ def _bucket_stream_config(kv: KeyValueConfig, existing: StreamConfig) -> StreamC
     updated.max_msgs_per_subject = kv.history
     updated.max_age = kv.ttl
     updated.num_replicas = kv.replicas
+    # Per-key TTL (presence heartbeats) needs it; buckets made by other tools may lack it,
+    # and the server allows turning it on (never off) in place.
+    updated.allow_msg_ttl = True
     return updated
 
 

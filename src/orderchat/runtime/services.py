@@ -12,12 +12,17 @@ import nats
 from faststream.nats import NatsBroker
 
 from orderchat.services.framework.context import ServiceContext
+from orderchat.services.framework.metrics import faststream_middlewares
 
 log = logging.getLogger(__name__)
 
 # name -> "module:Class"; imported lazily so `orderchat serve delivery` loads only delivery.
 SERVICES: dict[str, str] = {
     "delivery": "orderchat.services.delivery.service:DeliveryService",
+    "receipts": "orderchat.services.receipts.service:ReceiptsService",
+    "sla": "orderchat.services.sla.service:SlaService",
+    "orders": "orderchat.services.orders.service:OrdersService",
+    "archive": "orderchat.services.archive.service:ArchiveService",
 }
 
 
@@ -61,6 +66,10 @@ class ServiceHost:
     connect_options: dict[str, Any] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
     broker: NatsBroker | None = None
+    # Metrics and health over HTTP (runtime.http): port 0 = any free port, None = none.
+    http_host: str = "127.0.0.1"
+    http_port: int | None = 0
+    http: Any = None
 
     async def start(self) -> ServiceContext:
         self.broker = NatsBroker(
@@ -69,6 +78,7 @@ class ServiceHost:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.25,
             logger=None,
+            middlewares=faststream_middlewares("+".join(self.names)),
             **self.connect_options,
         )
         self.services = [load_service(n) for n in self.names]
@@ -83,7 +93,27 @@ class ServiceHost:
             await service.start(ctx)
         await self.broker.start()
         self.ctx = ctx
+        if self.http_port is not None:
+            await self._start_http()
         return ctx
+
+    async def _start_http(self) -> None:
+        from .http import OpsHttpServer
+        from .readiness import readiness
+
+        broker = self.broker
+        assert broker is not None
+
+        async def ready() -> dict[str, bool]:
+            return await readiness(broker.connection, self.ctx.js, broker.subscribers, self.services)
+
+        self.http = OpsHttpServer(self.http_host, self.http_port or 0, lambda: bool(broker.connection and broker.connection.is_connected), ready)
+        await self.http.start()
+        log.info("metrics and health on %s (/metrics /healthz /readyz)", self.http.url)
+
+    @property
+    def http_url(self) -> str | None:
+        return self.http.url if self.http is not None else None
 
     async def stop(self) -> None:
         """Stop intake first, let in-flight work finish, then drop the connection."""
@@ -97,3 +127,6 @@ class ServiceHost:
                 await asyncio.wait_for(self.broker.stop(), 10)
             except Exception:  # noqa: BLE001
                 log.exception("stopping the broker failed")
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None

@@ -33,11 +33,22 @@ class Settings(BaseSettings):
     sync_interval: str = "always"
     max_message_bytes: int = 16 * 1024
     replicas: int = 1
+    # Authorization is on unless asked otherwise (`orderchat up --insecure`, for local hacking):
+    # every connection then needs an nkey from <home>/creds (orderchat.security).
+    insecure: bool = False
+    # TLS for the embedded server's client port (PEM files); clients verify it with `tls_ca`.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
     erp_url: str | None = None
 
     @property
     def runtime_file(self) -> Path:
         return self.home / "runtime.json"
+
+    @property
+    def creds_dir(self) -> Path:
+        return self.home / "creds"
 
 
 def read_runtime(settings: Settings) -> dict | None:

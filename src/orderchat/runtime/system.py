@@ -16,6 +16,9 @@ from typing import Any
 
 import nats
 
+from orderchat.security.embedded import admit_parties, system_options
+from orderchat.security.keys import ADMIN, SERVICES as SERVICES_IDENTITY
+
 from .nats_server import NatsServer, NatsServerConfig, free_port
 from .provision import ProvisionReport, provision
 from .services import SERVICES, ServiceHost
@@ -56,7 +59,14 @@ def start_embedded_nats(settings: Settings) -> NatsServer:
         port=port_or_free(settings.host, settings.nats_port),
         http_port=port_or_free(settings.host, settings.monitor_port),
         sync_interval=settings.sync_interval,
+        auth=not settings.insecure,
+        tls_cert=settings.tls_cert,
+        tls_key=settings.tls_key,
     )
+    if config.auth:
+        from orderchat.security.embedded import prepare_server_auth
+
+        prepare_server_auth(settings, config.auth_file)
     return NatsServer(config).start()
 
 
@@ -70,19 +80,27 @@ async def system(settings: Settings, services: list[str] | None = None, seed: bo
         info["monitor_url"] = server.monitor_url
         info["store_dir"] = str(server.config.store_dir)
         info["sync_interval"] = settings.sync_interval
+        info["nats_pid"] = server.process.pid  # type: ignore[union-attr]
+    info.update(_security_info(settings, server))
     try:
-        admin = await nats.connect(url, name="orderchat-admin")
+        admin = await nats.connect(url, name="orderchat-admin", **system_options(settings, ADMIN, url))
         try:
             report = await provision(admin.jetstream(), _topology(settings))
-            if seed:
-                await seed_demo_users(admin.jetstream(), settings.tenant)
+            seeded = await seed_demo_users(admin.jetstream(), settings.tenant) if seed else []
+            if server is not None and server.config.auth:
+                await admit_parties(admin.jetstream(), settings, server, seeded)
         finally:
             await admin.drain()
         async with contextlib.AsyncExitStack() as stack:
             for component in COMPONENTS:
                 await stack.enter_async_context(component(settings, info))
-            host = ServiceHost(url, services or list(SERVICES), options=_options(settings, info))
+            host = ServiceHost(
+                url, services or list(SERVICES), options=_options(settings, info),
+                connect_options=system_options(settings, SERVICES_IDENTITY, url),
+                http_host=settings.host, http_port=port_or_free(settings.host, settings.http_port),
+            )
             await host.start()
+            info["metrics_url"] = f"{host.http_url}/metrics"
             running = RunningSystem(settings, url, server, host, report, info)
             _write_runtime(settings.runtime_file, info)
             try:
@@ -94,6 +112,16 @@ async def system(settings: Settings, services: list[str] | None = None, seed: bo
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
+
+
+def _security_info(settings: Settings, server: NatsServer | None) -> dict[str, Any]:
+    """What `orderchat up` tells the CLI about authorization and TLS (runtime.json)."""
+    info: dict[str, Any] = {"auth": not settings.insecure, "creds_dir": str(settings.creds_dir)}
+    if server is not None and server.config.auth:
+        info["auth_file"] = str(server.config.auth_file)
+    if settings.tls_ca:
+        info["tls_ca"] = str(settings.tls_ca)
+    return info
 
 
 def _topology(settings: Settings):

@@ -1,0 +1,1 @@
+"""Receipts: delivered and read cursors, typing, presence."""
