@@ -45,7 +45,12 @@ def running_up(tmp_path):
     assert any("orderchat is up" in line for line in banner), "".join(banner)
     yield home, process, "".join(banner)
     if process.poll() is None:
-        process.kill()
+        # SIGTERM, so `up` also stops the nats-server it started; SIGKILL would orphan it.
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _accepts_insecure() -> bool:
