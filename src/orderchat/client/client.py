@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError, TimeoutError as NatsTimeoutError
@@ -43,7 +42,7 @@ from orderchat.schemas.errors import ErrorReply, OrderchatError
 from orderchat.schemas.inbox import InboxEvent
 
 from .orders import OrdersApi
-from orderchat.security.refusals import RefusalLog, with_refusal_log
+from orderchat.security.refusals import RefusalLog, connect_or_refused, with_refusal_log
 from orderchat.schemas.base import Ok
 from orderchat.schemas.receipts import (
     PRESENCE_TTL,
@@ -128,8 +127,8 @@ class OrderchatClient:
         # only, so no one can listen in on another party's replies.
         nats_options.setdefault("inbox_prefix", names.reply_inbox_prefix(tenant, user))
         nats_options, refusals = with_refusal_log(nats_options)
-        nc = await nats.connect(
-            url, name=f"orderchat-client-{user}", max_reconnect_attempts=-1, reconnect_time_wait=0.25, **nats_options
+        nc = await connect_or_refused(
+            url, refusals, name=f"orderchat-client-{user}", max_reconnect_attempts=-1, reconnect_time_wait=0.25, **nats_options
         )
         client = cls(nc, user, tenant, device, owns_connection=True)
         client.refusals = refusals
