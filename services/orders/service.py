@@ -149,6 +149,13 @@ class OrdersService:
 
     async def events(self, request: OrderEventsRequest, caller: Caller) -> OrderEventsReply:
         order = await self._readable(caller, request.order_id)
+        if len((await self._as_seen_by(caller, order)).lines) != len(order.lines):
+            # The log is evidence: hash-chained over every line, so it cannot be trimmed to the
+            # supplier's categories without breaking verification. Fail closed (visibility).
+            raise OrderchatError(
+                ErrorCode.FORBIDDEN,
+                f"order {order.id} has lines outside your categories; its event log is open to {order.buyer} and ops",
+            )
         stored = await self.log.read(caller.tenant, order.id)
         return OrderEventsReply(
             order_id=order.id,

@@ -10,7 +10,7 @@ import nats
 
 from orderchat.runtime.provision import provision
 from orderchat.runtime.services import SERVICES, ServiceHost
-from orderchat.runtime.system import system, wait_for_stop_signal
+from orderchat.runtime.system import port_or_free, system, wait_for_stop_signal
 
 from .common import async_command, cli, connect_options, nats_url_of, settings_of
 
@@ -82,7 +82,9 @@ async def serve(ctx: click.Context, names: tuple[str, ...], http_port: int | Non
     """Run one or more services against an existing NATS (scale out by running more)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_of(ctx)
-    port = settings.http_port if http_port is None else http_port
+    # The default port falls back to a free one (several `serve` processes on one machine);
+    # an explicit --http-port is used as given.
+    port = port_or_free(settings.host, settings.http_port) if http_port is None else http_port
     host = ServiceHost(
         nats_url_of(ctx), list(names), options={"max_message_bytes": settings.max_message_bytes, "tenant": settings.tenant},
         connect_options=connect_options(ctx, identity=names[0] if len(names) == 1 else "services"), http_host=settings.host, http_port=None if port < 0 else port,

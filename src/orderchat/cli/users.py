@@ -188,6 +188,25 @@ async def users_remove(ctx: click.Context, user_id: str) -> None:
     click.echo("removed" if removed else f"no user {user_id}")
 
 
+@users.command("service-key")
+@click.argument("name")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the seed file here.")
+@click.pass_context
+@async_command
+async def users_service_key(ctx: click.Context, name: str, out: str | None) -> None:
+    """A system key for one service host (`orderchat serve NAME` picks creds/system/NAME.nk)."""
+    store = _keystore(ctx)
+    path = store.system_path(name)
+    public_key = store.ensure(path)
+    async with _admin(ctx) as nc:
+        await _apply(ctx, nc)
+    click.echo(f"service key {name}: {public_key} (seed {path})")
+    if out:
+        shutil.copyfile(path, out)
+        os.chmod(out, 0o600)
+        click.echo(f"wrote {out}")
+
+
 @users.command("auth-config")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of printing.")
 @click.pass_context

@@ -23,6 +23,7 @@ SERVICES: dict[str, str] = {
     "sla": "orderchat.services.sla.service:SlaService",
     "orders": "orderchat.services.orders.service:OrdersService",
     "archive": "orderchat.services.archive.service:ArchiveService",
+    "erp": "orderchat.integrations.odoo.service:ErpService",
 }
 
 
@@ -72,6 +73,10 @@ class ServiceHost:
     http: Any = None
 
     async def start(self) -> ServiceContext:
+        from orderchat.security.keys import broker_security
+
+        # Credentials and TLS (nats-py options) become FastStream's `security=` object.
+        security, options = broker_security(self.connect_options)
         self.broker = NatsBroker(
             self.url,
             name=f"orderchat-{'+'.join(self.names)}",
@@ -79,7 +84,8 @@ class ServiceHost:
             reconnect_time_wait=0.25,
             logger=None,
             middlewares=faststream_middlewares("+".join(self.names)),
-            **self.connect_options,
+            security=security,
+            **options,
         )
         self.services = [load_service(n) for n in self.names]
         for service in self.services:

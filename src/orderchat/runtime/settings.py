@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     monitor_port: int = 8333
     http_port: int = 8334
     websocket_port: int = 8335
+    # The web client (orderchat.web): its HTTP port, and the NATS WebSocket URL the browser
+    # uses when NATS is not the embedded server (which listens on `websocket_port`).
+    web_port: int = 8336
+    websocket_url: str | None = None
     # "always": fsync every write, so an acknowledged order event survives power loss;
     # nats-server's own default is "2m". See README, "Durability".
     sync_interval: str = "always"

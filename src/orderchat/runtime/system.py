@@ -58,6 +58,7 @@ def start_embedded_nats(settings: Settings) -> NatsServer:
         host=settings.host,
         port=port_or_free(settings.host, settings.nats_port),
         http_port=port_or_free(settings.host, settings.monitor_port),
+        websocket_port=port_or_free(settings.host, settings.websocket_port),
         sync_interval=settings.sync_interval,
         auth=not settings.insecure,
         tls_cert=settings.tls_cert,
@@ -81,6 +82,9 @@ async def system(settings: Settings, services: list[str] | None = None, seed: bo
         info["store_dir"] = str(server.config.store_dir)
         info["sync_interval"] = settings.sync_interval
         info["nats_pid"] = server.process.pid  # type: ignore[union-attr]
+        info["websocket_url"] = server.websocket_url
+    elif settings.websocket_url:
+        info["websocket_url"] = settings.websocket_url
     info.update(_security_info(settings, server))
     try:
         admin = await nats.connect(url, name="orderchat-admin", **system_options(settings, ADMIN, url))
@@ -155,3 +159,9 @@ async def wait_for_stop_signal() -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+# The web client (orderchat.web): served by `orderchat up`, its address printed at start.
+from orderchat.web.component import web_client  # noqa: E402 - needs this module's names
+
+COMPONENTS.append(web_client)

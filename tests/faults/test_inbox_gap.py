@@ -1,0 +1,51 @@
+"""A delivery to a device that never arrived (as when nats-server dies with it in its write
+buffer) is redelivered only after the consumer's ack wait; the inbox does not wait for it and
+does not show it out of order: it sees the gap in the conversation's sequence, fills it from
+history, and later drops the late redelivery."""
+
+from __future__ import annotations
+
+from orderchat.schemas.users import PartyRole
+
+from .harness import InboxReader, Tally, wait_until
+
+
+async def test_inbox_fills_a_gap_from_history_and_drops_the_late_copy(make_user, client_for, admin_nc, report) -> None:
+    tally = Tally("a delivery lost on the way to a device")
+    await make_user("lin")
+    await make_user("paper", PartyRole.SUPPLIER)
+    lin, paper = await client_for("lin"), await client_for("paper")
+    await paper.open_session()
+    conv = (await lin.send("message 1", to="paper")).conv
+    reader = InboxReader(paper, pause_after=1).start()  # shows message 1, then holds it
+    try:
+        assert await wait_until(lambda: len(reader.shown) == 1, 20)
+        for i in range(2, 6):
+            await lin.send(f"message {i}", to="paper")
+        # Message 2 goes out to "the device" and is lost: delivered, never acknowledged, and
+        # back only after a delay (here 4 s instead of the 30 s ack wait).
+        assert reader.inbox is not None and reader.inbox.session is not None
+        thief = await admin_nc.jetstream().pull_subscribe_bind(
+            durable=reader.inbox.session.consumer, stream=reader.inbox.session.stream
+        )
+        (lost,) = await thief.fetch(1, timeout=5)
+        assert b'"seq":2' in lost.data
+        await lost.nak(delay=4)
+        await thief.unsubscribe()
+        reader.resume.set()
+        assert await wait_until(lambda: len(reader.shown) >= 5, 20)
+        assert await wait_until(lambda: reader.inbox.dropped_repeats >= 1, 20), "the late copy never came back"
+        shown = [m.seq for m in reader.shown if m.conv == conv]
+        tally.sent = tally.acknowledged = 5
+        tally.received = len(set(shown))
+        tally.lost = 5 - tally.received
+        tally.duplicates = len(shown) - len(set(shown))
+        tally.notes["filled_from_history"] = reader.inbox.filled_from_history
+        tally.notes["repeats_dropped"] = reader.inbox.dropped_repeats
+        report(tally)
+        assert shown == [1, 2, 3, 4, 5]
+        assert reader.inbox.filled_from_history == 1
+        assert tally.lost == 0 and tally.duplicates == 0
+        assert reader.failure() is None
+    finally:
+        await reader.stop()
