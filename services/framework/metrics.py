@@ -127,12 +127,3 @@ def _batch_size_middleware(app_name: str):  # type: ignore[no-untyped-def]
                 BATCH_SIZE.labels(app_name, consumer).observe(len(raw))
 
     return BatchSize
-
-
-BATCH_SECONDS = Histogram(
-    "orderchat_batch_seconds",
-    "Time to handle one fetched batch in stream consumers, from fetch to ack",
-    ["service", "consumer"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-    registry=REGISTRY,
-)

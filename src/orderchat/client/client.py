@@ -111,6 +111,7 @@ class OrderchatClient:
         self.refusals = RefusalLog()  # permission violations NATS reported (see connect)
         self.orders = OrdersApi(self)
         self._delivered_sent: dict[str, int] = {}  # conversation -> highest delivered receipt sent
+        self._receipt_tasks: set[asyncio.Task[None]] = set()
         self._typing_sent: dict[str, float] = {}  # conversation -> when the last typing event went
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -140,6 +141,7 @@ class OrderchatClient:
         return cls(nc, user, tenant, device, owns_connection=False)
 
     async def close(self) -> None:
+        await self.flush_receipts()
         await self.stop_presence()
         if self._owns and not (self.nc.is_closed or self.nc.is_draining):
             await self.nc.drain()
@@ -246,12 +248,18 @@ class OrderchatClient:
     async def _after_batch(self, msgs: list[Msg]) -> None:
         """Delivered receipts, sent by the client itself once a fetched batch is handled and
         acknowledged: one request per conversation per batch (its highest sequence), never
-        one per message. A failure is not fatal: the next batch's receipt covers this one."""
+        one per message. Sent in the background so that reading never waits on the receipts
+        service; a failure is not fatal: the next batch's receipt covers this one."""
         marks = {
             conv: seq for conv, seq in delivered_marks(msgs, self.user).items() if seq > self._delivered_sent.get(conv, 0)
         }
         if not marks:
             return
+        task = asyncio.create_task(self._send_delivered(marks))
+        self._receipt_tasks.add(task)
+        task.add_done_callback(self._receipt_tasks.discard)
+
+    async def _send_delivered(self, marks: dict[str, int]) -> None:
         results = await asyncio.gather(
             *(
                 self.request(
@@ -264,6 +272,11 @@ class OrderchatClient:
         for (conv, seq), result in zip(marks.items(), results):
             if isinstance(result, CursorReply):
                 self._delivered_sent[conv] = max(seq, self._delivered_sent.get(conv, 0))
+
+    async def flush_receipts(self, timeout: float = 5.0) -> None:
+        """Wait for delivered receipts still being sent (close() does this)."""
+        if self._receipt_tasks:
+            await asyncio.wait(set(self._receipt_tasks), timeout=timeout)
 
     # -- receipts, typing, presence --------------------------------------------------------
 
@@ -377,6 +390,8 @@ class Inbox:
     async def __aexit__(self, *exc: object) -> None:
         await self._ack_handed()
         await self._batch_done()
+        # Reading never waits for receipts, but leaving the inbox sends what is owed.
+        await self.client.flush_receipts()
         try:
             await self._sub.unsubscribe()
         except Exception:  # noqa: BLE001 - the connection may be gone already

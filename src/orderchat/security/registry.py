@@ -1,0 +1,55 @@
+"""Which party devices may connect: public nkeys in KV bucket OC_CREDENTIALS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from nats.js import JetStreamContext
+
+from orderchat.schemas import names
+from orderchat.schemas.credentials import DeviceCredential
+
+
+async def _bucket(js: JetStreamContext):  # type: ignore[no-untyped-def]
+    return await js.key_value(names.KV_CREDENTIALS)
+
+
+async def register(js: JetStreamContext, tenant: str, user: str, device: str, public_key: str) -> DeviceCredential:
+    credential = DeviceCredential(
+        tenant=tenant, user=user, device=device, public_key=public_key, created_at=datetime.now(timezone.utc)
+    )
+    kv = await _bucket(js)
+    await kv.put(names.kv_key(tenant, user, device), credential.model_dump_json().encode())
+    return credential
+
+
+async def credentials(js: JetStreamContext, pattern: str = ">") -> list[DeviceCredential]:
+    """Every registered device matching a key pattern (`<t>.<user>.*`, or all), read in one
+    watch rather than a get per key."""
+    kv = await _bucket(js)
+    watcher = await kv.watch(pattern, ignore_deletes=True)
+    found: list[DeviceCredential] = []
+    try:
+        async for entry in watcher:
+            if entry is None:
+                break
+            if entry.value:
+                found.append(DeviceCredential.model_validate_json(entry.value))
+    finally:
+        await watcher.stop()
+    return sorted(found, key=lambda c: (c.tenant, c.user, c.device))
+
+
+async def credentials_of(js: JetStreamContext, tenant: str, user: str) -> list[DeviceCredential]:
+    return await credentials(js, f"{names.kv_key(tenant, user)}.*")
+
+
+async def revoke(js: JetStreamContext, tenant: str, user: str, device: str | None = None) -> int:
+    """Remove one device's credential, or all of a user's; returns how many were removed."""
+    kv = await _bucket(js)
+    removed = 0
+    for credential in await credentials_of(js, tenant, user):
+        if device is None or credential.device == device:
+            await kv.delete(names.kv_key(tenant, user, credential.device))
+            removed += 1
+    return removed
