@@ -27,6 +27,11 @@ SERVICES: dict[str, str] = {
 }
 
 
+def server_list(url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222` → every seed server, so no single node must be up first."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 class Service(Protocol):
     name: str
 
@@ -78,7 +83,7 @@ class ServiceHost:
         # Credentials and TLS (nats-py options) become FastStream's `security=` object.
         security, options = broker_security(self.connect_options)
         self.broker = NatsBroker(
-            self.url,
+            server_list(self.url),
             name=f"orderchat-{'+'.join(self.names)}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.25,

@@ -62,7 +62,8 @@ async def connect_or_refused(url: str, refusals: RefusalLog, **options: Any) -> 
     """`nats.connect`, except that credentials the server refuses end the attempt with a
     clear FORBIDDEN error, where a client set to reconnect forever would retry them forever."""
     nc = Client()
-    connecting = asyncio.ensure_future(nc.connect(url, **options))
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    connecting = asyncio.ensure_future(nc.connect(servers, **options))
     refused = asyncio.ensure_future(refusals.credentials_refused.wait())
     try:
         await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
