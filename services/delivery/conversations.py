@@ -20,7 +20,7 @@ from orderchat.schemas.ids import direct_conv_id, group_conv_id
 from orderchat.schemas.inbox import ConvJoined, ConvLeft
 from orderchat.schemas.users import PartyRole, User
 
-from .directory import Directory
+from orderchat.services.framework.directory import Directory
 from .inboxes import Inboxes
 
 ROLE_OF_PARTY = {

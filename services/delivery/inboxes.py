@@ -20,7 +20,7 @@ from orderchat.schemas.conversations import Membership
 from orderchat.schemas.base import Stored
 from orderchat.services.framework.typed_kv import TypedKV
 
-from .sequencer import KeyedLocks
+from orderchat.services.framework.keyed_locks import KeyedLocks
 
 ACK_WAIT = 30.0
 MAX_ACK_PENDING = 20_000

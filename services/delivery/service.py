@@ -35,10 +35,10 @@ from orderchat.services.framework.request_server import Caller, RequestServer
 from orderchat.services.receipts.cursors import CursorStore
 
 from .conversations import Conversations
-from .directory import Directory
-from .history import History
+from orderchat.services.framework.directory import Directory
+from orderchat.services.framework.conversation_history import History
 from .inboxes import Inboxes
-from .sequencer import ConversationLog
+from orderchat.services.framework.conversation_log import ConversationLog
 
 NAME = "delivery"
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024

@@ -20,8 +20,8 @@ from nats.js import JetStreamContext
 from orderchat.schemas import names
 from orderchat.schemas.conversations import ConvKind, Conversation
 from orderchat.schemas.inbox import ReceiptEvent
-from orderchat.services.delivery.history import History
-from orderchat.services.delivery.sequencer import KeyedLocks
+from orderchat.services.framework.conversation_history import History
+from orderchat.services.framework.keyed_locks import KeyedLocks
 
 MAX_SCAN = 256
 MAX_CACHED_CONVS = 5_000

@@ -23,8 +23,8 @@ from nats.js.errors import FetchTimeoutError
 
 from orderchat.schemas import names
 from orderchat.schemas.receipts import ReadCursor
-from orderchat.services.delivery.directory import Directory
-from orderchat.services.delivery.sequencer import HDR_SEQ
+from orderchat.services.framework.directory import Directory
+from orderchat.services.framework.conversation_log import HDR_SEQ
 
 from .announcer import SenderIndex
 from .cursors import CursorStore

@@ -25,9 +25,9 @@ from orderchat.schemas.receipts import (
     TypingEvent,
     TypingRequest,
 )
-from orderchat.services.delivery.directory import Directory
-from orderchat.services.delivery.history import History
-from orderchat.services.delivery.sequencer import ConversationLog
+from orderchat.services.framework.directory import Directory
+from orderchat.services.framework.conversation_history import History
+from orderchat.services.framework.conversation_log import ConversationLog
 from orderchat.services.framework.context import ServiceContext
 from orderchat.services.framework.request_server import Caller, RequestServer
 

@@ -17,7 +17,7 @@ from nats.js.errors import NotFoundError
 from orderchat.schemas import names
 from orderchat.schemas.chat import ChatMessage
 
-from .sequencer import HDR_SEQ, ConversationLog
+from .conversation_log import HDR_SEQ, ConversationLog
 
 MAX_ANCHORED_CONVS = 10_000
 MAX_ANCHORS = 256

@@ -7,7 +7,6 @@ instance a per-conversation lock keeps arrival order and saves the conflict roun
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
 from orderchat.schemas import names
+from orderchat.services.framework.keyed_locks import KeyedLocks
 
 HDR_SEQ = "Oc-Seq"
 WRONG_LAST_SEQUENCE = 10071
@@ -40,40 +40,6 @@ class Appended:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    async def __call__(self, key: str) -> "_Held":
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        await lock.acquire()
-        return _Held(self, key, lock)
-
-    def _release(self, key: str, lock: asyncio.Lock) -> None:
-        lock.release()
-        _, users = self._locks[key]
-        if users <= 1:
-            del self._locks[key]
-        else:
-            self._locks[key] = (lock, users - 1)
-
-
-class _Held:
-    def __init__(self, owner: KeyedLocks, key: str, lock: asyncio.Lock) -> None:
-        self.owner, self.key, self.lock = owner, key, lock
-
-    async def __aenter__(self) -> "_Held":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.owner._release(self.key, self.lock)
 
 
 class ConversationLog:
