@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "orderchat.cli.monitor",
     "orderchat.cli.dlq",
     "orderchat.cli.suppliers",
+    "orderchat.cli.demo",
+    "orderchat.cli.erp",
 ]
 
 

@@ -24,10 +24,11 @@ from .common import async_command, cli, connect_options, nats_url_of, settings_o
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None, help="Serve NATS over TLS with this certificate (PEM).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Private key of --tls-cert (PEM).")
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None, help="CA that clients verify the server's certificate with.")
+@click.option("--erp", "erp_url", default=None, help="A real Odoo for the ERP connector: odoo://login:apikey@host:port/db (default: the built-in demo ERP).")
 @click.pass_context
 @async_command
 async def up(ctx: click.Context, data_dir: str | None, port: int | None, sync_interval: str | None, no_seed: bool,
-             insecure: bool, tls_cert: str | None, tls_key: str | None, tls_ca: str | None) -> None:
+             insecure: bool, tls_cert: str | None, tls_key: str | None, tls_ca: str | None, erp_url: str | None) -> None:
     """Run the whole system in this process (embedded NATS unless --nats-url is given).
     NATS authorization is on: keys live in <home>/creds (see `orderchat users creds`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,6 +42,8 @@ async def up(ctx: click.Context, data_dir: str | None, port: int | None, sync_in
     if sync_interval:
         settings.sync_interval = sync_interval
     settings.insecure = settings.insecure or insecure
+    if erp_url:
+        settings.erp_url = erp_url
     if tls_cert:
         if not tls_key:
             raise click.UsageError("--tls-cert needs --tls-key")
@@ -60,6 +63,8 @@ async def up(ctx: click.Context, data_dir: str | None, port: int | None, sync_in
             if key.endswith("_url") and key not in ("nats_url", "monitor_url"):
                 click.echo(f"  {key[:-4].replace('_', ' '):15} {value}")
         click.echo(f"  tenant          {settings.tenant}")
+        if "erp_logins" in info:
+            click.echo(f"  ERP logins      {info['erp_logins']}")
         if info.get("auth"):
             click.echo(f"  credentials     {info['creds_dir']} (admin: system/admin.nk; parties: {settings.tenant}/<user>/<device>.nk)")
         else:

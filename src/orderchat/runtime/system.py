@@ -52,6 +52,16 @@ Component = Callable[[Settings, dict[str, Any]], contextlib.AbstractAsyncContext
 COMPONENTS: list[Component] = []
 
 
+def _erp_component(settings: Settings, info: dict[str, Any]) -> contextlib.AbstractAsyncContextManager[None]:
+    """The demo ERP (or the one `--erp` names) for the `erp` connector service."""
+    from orderchat.integrations.odoo.component import erp_component
+
+    return erp_component(settings, info)
+
+
+COMPONENTS.append(_erp_component)
+
+
 def start_embedded_nats(settings: Settings) -> NatsServer:
     config = NatsServerConfig(
         store_dir=settings.home / "nats",
@@ -139,6 +149,7 @@ def _options(settings: Settings, info: dict[str, Any]) -> dict[str, object]:
         "max_message_bytes": settings.max_message_bytes,
         "tenant": settings.tenant,
         "http_host": settings.host,
+        "erp": settings.erp_url,
         **{k: v for k, v in info.items() if k.endswith("_url")},
     }
 

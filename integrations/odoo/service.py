@@ -1,0 +1,181 @@
+"""The `erp` service: one tenant's link to one ERP database.
+
+    options (from `orderchat up` / ServiceHost): "erp" = odoo://login:apikey@host:port/db,
+    "tenant", "erp_webhook_url" (where to listen for Odoo's webhook; default: none)
+
+Without an ERP configured the service starts idle (logs so), so `orderchat serve` of every
+service works on a deployment without an ERP. The ERP being down at start is not an error:
+the connector keeps trying and works once it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from orderchat.services.framework.context import ServiceContext
+
+from .config import ErpConfig, parse_erp_url
+from .errors import ErpUnavailable
+from .gateway import OrdersGateway
+from .store import ErpStatus, ErpStore
+from .sync import SyncReport, Syncer
+from .transport import OdooTransport, open_transport
+from .webhook import WebhookServer
+from .writeback import WriteBack
+
+log = logging.getLogger(__name__)
+
+NAME = "erp"
+STATUS_EVERY = 2.0
+MAX_PAUSE = 10.0
+
+
+class ErpService:
+    name = NAME
+
+    def __init__(self, config: ErpConfig | None = None, webhook_url: str | None = None) -> None:
+        self.config = config
+        self.webhook_url = webhook_url
+        self.webhook: WebhookServer | None = None
+        self.syncer: Syncer | None = None
+        self.writeback: WriteBack | None = None
+        self.transports: list[OdooTransport] = []
+        self.version: tuple[int, int] | None = None
+        self.busy: set[str] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.erp_up = False
+        self.last_error: str | None = None
+        self.last_poll_at: datetime | None = None
+        self.last_ok_at: datetime | None = None
+        self.synced = 0
+        self.unmapped: set[str] = set()
+        self.polls = 0
+
+    async def start(self, ctx: ServiceContext) -> None:
+        if self.config is None:
+            url = ctx.option("erp", None)
+            if not url:
+                log.info("erp: no ERP configured (option `erp` / ORDERCHAT_ERP_URL): the connector is idle")
+                return
+            self.config = parse_erp_url(str(url))
+        if self.webhook_url is None and ctx.option("erp_webhook_url", None):
+            self.webhook_url = str(ctx.option("erp_webhook_url", None))
+        tenant = str(ctx.option("tenant", "shop"))
+        self.ctx = ctx
+        self.store = await ErpStore(ctx.js, tenant, self.config.database).open()
+        self.gateway = OrdersGateway(ctx.nc, ctx.js, tenant)
+        if self.webhook_url:
+            parts = urlsplit(self.webhook_url)
+            token = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("token")
+            self.webhook = WebhookServer(parts.hostname or "127.0.0.1", parts.port or 0, self.wake, token)
+            await self.webhook.start()
+        self._tasks.append(asyncio.create_task(self._run(), name="erp:run"))
+        self._tasks.append(asyncio.create_task(self._publish_status(), name="erp:status"))
+
+    def wake(self) -> None:
+        """Poll now (a webhook hint, a test, the CLI)."""
+        self._wake.set()
+
+    async def _connect(self) -> None:
+        """Two transports: polling never delays a write-back waiting for the same connection."""
+        assert self.config is not None
+        sync_transport, self.version = await open_transport(self.config)
+        write_transport, _ = await open_transport(self.config)
+        self.transports = [sync_transport, write_transport]
+        self.syncer = Syncer(self.config, sync_transport, self.store, self.gateway, self.busy)
+        self.writeback = WriteBack(self.config, write_transport, self.store, self.gateway, self.busy, self.version)
+        await self.writeback.start()
+        log.info("erp: connected to %s (Odoo %d.%d, %s)", self.config.redacted(), *self.version, sync_transport.kind)
+
+    async def _run(self) -> None:
+        assert self.config is not None
+        pause = self.config.poll_interval
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                if self.syncer is None:
+                    await self._connect()
+                assert self.syncer is not None
+                self.last_poll_at = datetime.now(timezone.utc)
+                report = await self.syncer.sync_once()
+                self._after_poll(report)
+                pause = self.config.poll_interval
+            except ErpUnavailable as exc:
+                self.erp_up, self.last_error = False, str(exc)
+                pause = min(max(pause * 2, 0.5), MAX_PAUSE)
+                log.info("erp: ERP unavailable (%s); next try in %.1fs", exc, pause)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an Odoo refusal or NATS trouble: keep polling
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                pause = min(max(pause * 2, 0.5), MAX_PAUSE)
+                log.warning("erp: poll failed: %s", self.last_error, exc_info=True)
+            wait = max(0.0, pause - (time.monotonic() - started))
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    def _after_poll(self, report: SyncReport) -> None:
+        self.erp_up, self.last_error = True, None
+        self.last_ok_at = self.last_poll_at
+        self.polls += 1
+        self.synced += report.created + report.amended + report.cancelled
+        self.unmapped |= report.unmapped
+
+    async def status(self) -> ErpStatus:
+        assert self.config is not None
+        now = datetime.now(timezone.utc)
+        pending = 0
+        if self.writeback is not None:
+            try:
+                pending = await self.writeback.pending()
+            except Exception:  # noqa: BLE001 - NATS briefly away: report 0 rather than fail
+                pending = 0
+        cursor = await self.store.cursors.get(self.store.cursor_key())
+        wb = self.writeback
+        return ErpStatus(
+            database=self.config.database, url=self.config.redacted(),
+            transport=self.transports[0].kind if self.transports else None,
+            server_version=f"{self.version[0]}.{self.version[1]}" if self.version else None,
+            erp_up=self.erp_up and (wb is None or wb.erp_up), last_error=self.last_error or (wb.last_error if wb else None),
+            last_poll_at=self.last_poll_at, last_ok_at=self.last_ok_at, cursor=cursor[0].write_date if cursor else None,
+            sync_lag_seconds=(now - self.last_ok_at).total_seconds() if self.last_ok_at else None,
+            orders_synced=self.synced, unmapped_partners=sorted(self.unmapped), writeback_pending=pending,
+            writebacks_done=wb.written if wb else 0, writebacks_refused=wb.refused if wb else 0, updated_at=now,
+        )
+
+    async def _publish_status(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.store.statuses.put(self.store.status_key(), await self.status())
+            except Exception:  # noqa: BLE001 - status is best effort; the next round tries again
+                log.debug("erp: status not published", exc_info=True)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), STATUS_EVERY)
+            except asyncio.TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, 15)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:  # noqa: BLE001
+                log.exception("erp: task ended badly")
+        self._tasks.clear()
+        if self.writeback is not None:
+            await self.writeback.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
+        for transport in self.transports:
+            await transport.close()
