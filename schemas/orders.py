@@ -227,6 +227,8 @@ class Order(Stored):
     conv: str | None = None
     card_seq: int | None = None
     card_revision: int | None = None
+    # The supplier's own order number, from its latest answer that gave one.
+    supplier_ref: str | None = None
     # The supplier's answers to the current revision (or its pending proposal).
     answers: tuple[LineAnswer, ...] = ()
     # Signatures given on the current revision, in order.
@@ -273,6 +275,8 @@ class OrderEvent(Stored):
     # sent, seen: where the card is.
     conv: str | None = None
     card_seq: int | None = None
+    # confirmed, changes_proposed: the supplier's own order number, when given.
+    supplier_ref: str | None = None
     signature: Signature | None = None
     prev_hash: str | None = None
     hash: str = ""
@@ -315,11 +319,16 @@ class SendOrder(OrderCommand):
     pass
 
 
+SupplierRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class ConfirmOrder(OrderCommand):
-    """The supplier accepts every line of `revision` as it is."""
+    """The supplier accepts every line of `revision` as it is. `supplier_ref` is the
+    supplier's own order number (the ERP keeps it as the PO's vendor reference)."""
 
     revision: int = Field(ge=1)
     note: str | None = Field(default=None, max_length=2000)
+    supplier_ref: SupplierRef | None = None
     signature: str | None = None
 
 
@@ -330,6 +339,7 @@ class ProposeChanges(OrderCommand):
     revision: int = Field(ge=1)
     answers: tuple[LineAnswer, ...] = Field(min_length=1, max_length=MAX_LINES)
     note: str | None = Field(default=None, max_length=2000)
+    supplier_ref: SupplierRef | None = None
     signature: str | None = None
 
 

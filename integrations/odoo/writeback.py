@@ -222,6 +222,7 @@ class WriteBack:
         extra = None
         state = po.state
         notice, data = "erp_noted", {}
+        await self._supplier_ref(event, po)
         if event.type in (EventType.CONFIRMED, EventType.CHANGES_ACCEPTED):
             lines = await self._agree_lines(event, link, po)
             state, extra = await self._confirm(po)
@@ -229,6 +230,11 @@ class WriteBack:
             data = {"erp_state": state, **({"message": extra} if extra else {})}
         await self._note(event, link, po, lines, extra)
         return state, notice, data
+
+    async def _supplier_ref(self, event: OrderEvent, po: ErpPurchase) -> None:
+        """The supplier's own order number becomes the PO's vendor reference (written once)."""
+        if event.supplier_ref and po.partner_ref != event.supplier_ref:
+            await self.transport.call("purchase.order", "write", [po.id], vals={"partner_ref": event.supplier_ref})
 
     async def _agree_lines(self, event: OrderEvent, link: PoLink, po: ErpPurchase) -> tuple[OrderLine, ...]:
         """Make the PO's lines the agreed ones (or check that they are); the agreed lines."""

@@ -13,7 +13,7 @@ service, the projection rebuild and the offline verification of evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,6 +86,7 @@ class Draft:
     conv: str | None = None
     card_seq: int | None = None
     signature: Signature | None = None
+    supplier_ref: str | None = None
 
     def event(self, tenant: str, order_id: str, n: int, ts: datetime, prev_hash: str | None) -> OrderEvent:
         return OrderEvent(
@@ -93,6 +94,7 @@ class Draft:
             command_id=self.command_id, reason=self.reason, revision=self.revision, state=self.state,
             terms=self.terms, answers=self.answers, changed_lines=self.changed_lines, send=self.send,
             conv=self.conv, card_seq=self.card_seq, signature=self.signature, prev_hash=prev_hash,
+            supplier_ref=self.supplier_ref,
         )
 
 
@@ -226,12 +228,14 @@ def _answer(order: Order, actor: str, command_id: str, answers: tuple[LineAnswer
 
 def _confirm(order: Order, command: ConfirmOrder, actor: str, public_key: str | None) -> Draft:
     answers = tuple(LineAnswer(line_id=line.line_id, answer=LineAnswerCode.ACCEPTED) for line in order.lines)
-    return _answer(order, actor, command.command_id, answers, command.note, command.signature, public_key)
+    draft = _answer(order, actor, command.command_id, answers, command.note, command.signature, public_key)
+    return replace(draft, supplier_ref=command.supplier_ref)
 
 
 def _propose(order: Order, command: ProposeChanges, actor: str, public_key: str | None) -> Draft:
     answers = _answers_for(order, command.answers)
-    return _answer(order, actor, command.command_id, answers, command.note, command.signature, public_key)
+    draft = _answer(order, actor, command.command_id, answers, command.note, command.signature, public_key)
+    return replace(draft, supplier_ref=command.supplier_ref)
 
 
 def _reject(order: Order, command: RejectOrder, actor: str, public_key: str | None) -> Draft:
@@ -383,6 +387,8 @@ def apply(order: Order | None, event: OrderEvent, stream_seq: int) -> Order:
         update.update(conv=event.conv, card_seq=event.card_seq, card_revision=event.revision)
     elif kind in (EventType.CONFIRMED, EventType.CHANGES_PROPOSED, EventType.REJECTED, EventType.CHANGES_ACCEPTED):
         update["answers"] = event.answers or ()
+        if event.supplier_ref:
+            update["supplier_ref"] = event.supplier_ref
     elif kind is EventType.CHANGES_DECLINED:
         update["answers"] = ()
     return order.model_copy(update=update)

@@ -18,13 +18,16 @@ async def test_confirm_sets_po_purchase_with_chatter_note(erp, connector, client
     supplier, buyer = await client_for("hongyun-pens"), await client_for("lin")
     card = await card_in_inbox(supplier)
     started = time.monotonic()
-    reply = await supplier.orders.confirm(card.order_id, note="ships Friday")
+    reply = await supplier.orders.confirm(card.order_id, note="ships Friday", supplier_ref="HY-2026-0042")
     await wait_for(lambda: call(read_po, odoo, po_id), timeout=10)
     po = await wait_for(lambda: _po_in_state(odoo, po_id, "purchase"), timeout=10, every=0.02)
     print(f"\nconfirm -> PO state purchase: {(time.monotonic() - started) * 1000:.0f} ms")
     notes = [n["body"] for n in po["notes"] if "orderchat" in n["body"]]
     assert len(notes) == 1
     assert "confirmed this order in orderchat" in notes[0] and reply.event.hash in notes[0] and "ships Friday" in notes[0]
+    # The supplier's own order number is the PO's vendor reference now.
+    assert po["partner_ref"] == "HY-2026-0042"
+    assert reply.event.supplier_ref == "HY-2026-0042" and reply.order.supplier_ref == "HY-2026-0042"
     event = await buyer_event(buyer, "erp_confirmed")
     assert event.data["erp_state"] == "purchase" and event.data["po_id"] == po_id
     # Handling the same event again (a redelivery after a crash) writes nothing twice.

@@ -231,7 +231,6 @@ def simple_command(name: str, method: str, help_text: str, *, reason: bool = Fal
 
 
 simple_command("send", "send", "Send a draft: post its card to the supplier.")
-simple_command("confirm", "confirm", "Confirm the order as it is (the supplier).", note=True)
 simple_command("reject", "reject", "Reject the whole order (the supplier).", reason=True)
 simple_command("accept-changes", "accept_changes", "Accept the supplier's proposed changes (the buyer): a new confirmed revision.")
 simple_command("decline-changes", "decline_changes", "Decline the supplier's proposed changes (the buyer).", reason=True)
@@ -241,20 +240,40 @@ simple_command("receive", "receive", "Mark a shipped order received (the buyer).
 simple_command("close", "close_order", "Close a received order (the buyer).", note=True)
 
 
+SUPPLIER_REF_HELP = "Your own order number (kept in the buyer's ERP as the vendor reference)."
+
+
+@orders.command("confirm")
+@click.argument("order_id")
+@as_option
+@click.option("--note", default=None)
+@click.option("--supplier-ref", default=None, help=SUPPLIER_REF_HELP)
+@id_option
+@json_option
+@click.pass_context
+@async_command
+async def orders_confirm(ctx, order_id, user, note, supplier_ref, command_id, as_json) -> None:
+    """Confirm the order as it is (the supplier)."""
+    async with await _client(ctx, user) as client:
+        reply = await client.orders.confirm(order_id, note, supplier_ref=supplier_ref, command_id=command_id)
+    report(reply, as_json)
+
+
 @orders.command("propose")
 @click.argument("order_id")
 @as_option
 @click.option("--answer", "answers", multiple=True, required=True, help=ANSWER_HELP)
 @click.option("--note", default=None)
+@click.option("--supplier-ref", default=None, help=SUPPLIER_REF_HELP)
 @id_option
 @json_option
 @click.pass_context
 @async_command
-async def orders_propose(ctx, order_id, user, answers, note, command_id, as_json) -> None:
+async def orders_propose(ctx, order_id, user, answers, note, supplier_ref, command_id, as_json) -> None:
     """Answer line by line (the supplier): accept, change, backorder, reject."""
     parsed = [parse_answer(a) for a in answers]
     async with await _client(ctx, user) as client:
-        reply = await client.orders.propose(order_id, parsed, note, command_id=command_id)
+        reply = await client.orders.propose(order_id, parsed, note, supplier_ref=supplier_ref, command_id=command_id)
     report(reply, as_json)
 
 

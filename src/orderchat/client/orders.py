@@ -180,13 +180,22 @@ class OrdersApi:
 
     # -- the supplier ----------------------------------------------------------------------
 
-    async def confirm(self, order_id: str, note: str | None = None, *, order: Order | None = None, command_id: str | None = None) -> OrderReply:
+    async def confirm(
+        self,
+        order_id: str,
+        note: str | None = None,
+        *,
+        supplier_ref: str | None = None,
+        order: Order | None = None,
+        command_id: str | None = None,
+    ) -> OrderReply:
         seen = await self._snapshot(order_id, order)
         answers = tuple(LineAnswer(line_id=line.line_id, answer=LineAnswerCode.ACCEPTED) for line in seen.lines)
         digest = evidence.document_digest(seen.terms(), seen.revision, answers)
         command = ConfirmOrder(
             command_id=command_id or new_command_id(), order_id=order_id, expected_version=seen.version,
-            revision=seen.revision, note=note, signature=self._sign(order_id, seen.revision, SignedAct.CONFIRM, digest),
+            revision=seen.revision, note=note, supplier_ref=supplier_ref,
+            signature=self._sign(order_id, seen.revision, SignedAct.CONFIRM, digest),
         )
         return await self._command(OrderAction.CONFIRM, command)
 
@@ -196,6 +205,7 @@ class OrdersApi:
         answers: Iterable[LineAnswer],
         note: str | None = None,
         *,
+        supplier_ref: str | None = None,
         order: Order | None = None,
         command_id: str | None = None,
     ) -> OrderReply:
@@ -214,7 +224,7 @@ class OrdersApi:
                 signature = self._sign(order_id, seen.revision, act, evidence.document_digest(seen.terms(), seen.revision, answers))
         command = ProposeChanges(
             command_id=command_id or new_command_id(), order_id=order_id, expected_version=seen.version,
-            revision=seen.revision, answers=answers, note=note, signature=signature,
+            revision=seen.revision, answers=answers, note=note, supplier_ref=supplier_ref, signature=signature,
         )
         return await self._command(OrderAction.PROPOSE, command)
 
