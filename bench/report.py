@@ -1,0 +1,102 @@
+"""The bench's table (for people) and JSON (for CI and the README)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)]
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    out = [
+        f"orderchat bench ({'quick smoke' if meta['quick'] else 'full run'}), {meta['cpus']} CPUs, "
+        f"Python {meta['python']}, {meta.get('nats_server', '?')}",
+        f"{meta['messages']:,} messages of {meta['message_bytes']} B per throughput run, "
+        f"{meta['pairs']} one-to-one pairs in flight, fetch batch {meta['fetch_batch']}",
+        meta["layout"],
+        "",
+        "Throughput (msgs/s; deliveries/s where a message reaches several inboxes; CPU µs per message)",
+    ]
+    rows = []
+    for sync, run in results["durability"].items():
+        for label, section in (("raw pipeline (A→relay→B)", run["baseline_pipeline"]), ("raw request→stream", run["baseline_request"])):
+            tp = section["throughput"]
+            rows.append([sync, label, _n(tp["msgs_per_s"]), _n(tp["deliveries_per_s"]), "1.00" if "pipeline" in label else "-", _cpu(section)])
+        oc = run["orderchat"]
+        for label, key in (("orderchat one-to-one", "direct"), (f"orderchat group of {oc['group']['members']}", "group")):
+            tp = oc[key]["throughput"]
+            ratio = f"{oc[key]['ratio_to_pipeline_baseline']:.2f} / {oc[key]['ratio_to_request_baseline']:.2f}"
+            rows.append([sync, label, _n(tp["msgs_per_s"]), _n(tp["deliveries_per_s"]), ratio, _cpu(oc[key])])
+    out += _table(["sync", "path", "msgs/s", "deliveries/s", "ratio (pipeline / request)", "CPU µs/msg"], rows)
+    out += ["", "End-to-end latency at a fixed offered load (open loop, ms)"]
+    rows = []
+    for sync, run in results["durability"].items():
+        lat = run["baseline_pipeline"].get("latency")
+        if lat:
+            rows.append([sync, "raw pipeline", _n(lat["offered_per_s"]) + " msgs/s", *_lat(lat)])
+        oc = run["orderchat"]
+        rows.append([sync, "orderchat one-to-one", _n(oc["latency_direct"]["offered_per_s"]) + " msgs/s", *_lat(oc["latency_direct"])])
+        g = oc["latency_group"]
+        rows.append([sync, f"orderchat group of {g['members']}", f"{_n(g['offered_deliveries_per_s'])} deliveries/s", *_lat(g)])
+    out += _table(["sync", "path", "offered", "p50", "p90", "p99", "max", "lost"], rows)
+    orders = results["order_sync"]
+    out += ["", f"Order sync: {orders.get('status', 'measured')}" + (f" (missing: {', '.join(orders['missing'])})" if orders.get("missing") else "")]
+    scale = results["scale"]
+    out += [""]
+    if "history_latest_page" in scale:
+        out += [
+            f"Scale: {scale['conversations']:,} conversations, {scale['messages']:,} messages, {scale['users']:,} users "
+            f"(seeded in {scale['seed_messages_s']} s at {scale['seed_write_msgs_per_s']:,} msgs/s, sync {scale['sync_interval']})",
+            *_table(
+                ["read", "p50 ms", "p99 ms", "max ms"],
+                [
+                    ["history, latest page", *_timing(scale["history_latest_page"])],
+                    ["history, older page", *_timing(scale["history_deep_page"])],
+                    ["conversation list with unread counts", *_timing(scale["conv_list_with_unread"])],
+                ],
+            ),
+            f"unread counts right: {scale['unread_counts_correct']} of {scale['unread_counts_checked']}; "
+            f"RSS: services {scale['services_rss_mb']} MB, nats-server {scale['nats_server_rss_mb']} MB; store {scale['store_mb']} MB",
+        ]
+    else:
+        out += [f"Scale: {scale.get('status')} ({scale.get('reason', '')})"]
+    out += ["", "Targets"]
+    out += _table(
+        ["target", "wanted", "measured", "met"],
+        [[t["target"], t["wanted"], _n(t["measured"], 2), {True: "yes", False: "NO", None: "not measured"}[t["met"]]] for t in results["targets"]],
+    )
+    out += ["", f"{meta.get('seconds', '?')} s in all"]
+    return "\n".join(out)
+
+
+def _cpu(section: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.0f}" for k, v in section["cpu_us_per_msg"].items())
+
+
+def _lat(lat: dict[str, Any]) -> list[str]:
+    return [_n(lat["p50_ms"], 2), _n(lat["p90_ms"], 2), _n(lat["p99_ms"], 2), _n(lat["max_ms"], 1), _n(lat["lost"])]
+
+
+def _timing(t: dict[str, Any]) -> list[str]:
+    return [_n(t["p50_ms"], 2), _n(t["p99_ms"], 2), _n(t["max_ms"], 1)]
+
+
+def save(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
