@@ -63,6 +63,7 @@ from .live import LiveFeed, delivered_marks
 R = TypeVar("R", bound=BaseModel)
 
 _INBOX_EVENT = TypeAdapter(InboxEvent)
+DELIVERED_COALESCE = 0.25  # seconds between two delivered receipts of one device
 RETRYABLE = (NatsTimeoutError, NoRespondersError, asyncio.TimeoutError)
 # Fetch failures an inbox rides out (server restarting, JetStream not ready, reconnecting).
 RECOVERABLE = (NoRespondersError, APIError, ConnectionClosedError, StaleConnectionError, OSError)
@@ -111,7 +112,8 @@ class OrderchatClient:
         self.refusals = RefusalLog()  # permission violations NATS reported (see connect)
         self.orders = OrdersApi(self)
         self._delivered_sent: dict[str, int] = {}  # conversation -> highest delivered receipt sent
-        self._receipt_tasks: set[asyncio.Task[None]] = set()
+        self._delivered_pending: dict[str, int] = {}  # conversation -> highest delivered not yet sent
+        self._delivered_flusher: asyncio.Task[None] | None = None
         self._typing_sent: dict[str, float] = {}  # conversation -> when the last typing event went
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -247,17 +249,21 @@ class OrderchatClient:
 
     async def _after_batch(self, msgs: list[Msg]) -> None:
         """Delivered receipts, sent by the client itself once a fetched batch is handled and
-        acknowledged: one request per conversation per batch (its highest sequence), never
-        one per message. Sent in the background so that reading never waits on the receipts
-        service; a failure is not fatal: the next batch's receipt covers this one."""
-        marks = {
-            conv: seq for conv, seq in delivered_marks(msgs, self.user).items() if seq > self._delivered_sent.get(conv, 0)
-        }
-        if not marks:
-            return
-        task = asyncio.create_task(self._send_delivered(marks))
-        self._receipt_tasks.add(task)
-        task.add_done_callback(self._receipt_tasks.discard)
+        acknowledged: per conversation only its highest sequence, sent in the background and
+        coalesced over DELIVERED_COALESCE seconds. Reading never waits on the receipts
+        service, and a busy group costs a few receipts a second per member, not one per
+        message. A failure is not fatal: the next receipt covers this one."""
+        for conv, seq in delivered_marks(msgs, self.user).items():
+            if seq > max(self._delivered_sent.get(conv, 0), self._delivered_pending.get(conv, 0)):
+                self._delivered_pending[conv] = seq
+        if self._delivered_pending and (self._delivered_flusher is None or self._delivered_flusher.done()):
+            self._delivered_flusher = asyncio.create_task(self._flush_delivered())
+
+    async def _flush_delivered(self) -> None:
+        while self._delivered_pending:
+            marks, self._delivered_pending = self._delivered_pending, {}
+            await self._send_delivered(marks)
+            await asyncio.sleep(DELIVERED_COALESCE)
 
     async def _send_delivered(self, marks: dict[str, int]) -> None:
         results = await asyncio.gather(
@@ -274,9 +280,16 @@ class OrderchatClient:
                 self._delivered_sent[conv] = max(seq, self._delivered_sent.get(conv, 0))
 
     async def flush_receipts(self, timeout: float = 5.0) -> None:
-        """Wait for delivered receipts still being sent (close() does this)."""
-        if self._receipt_tasks:
-            await asyncio.wait(set(self._receipt_tasks), timeout=timeout)
+        """Send the delivered receipts still owed now (close() and leaving the inbox do this)."""
+        flusher = self._delivered_flusher
+        if flusher is not None and not flusher.done():
+            await asyncio.wait({flusher}, timeout=timeout)  # it sends all that is pending, then ends
+        if self._delivered_pending:
+            marks, self._delivered_pending = self._delivered_pending, {}
+            try:
+                await asyncio.wait_for(self._send_delivered(marks), timeout)
+            except asyncio.TimeoutError:
+                pass
 
     # -- receipts, typing, presence --------------------------------------------------------
 
