@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SOURCES := $(shell find src schemas services integrations bench -type f -not -path '*/__pycache__/*' -not -path '*/node_modules/*' 2>/dev/null)
+SOURCES := $(shell find src schemas services integrations bench web hatch_build.py -type f -not -path '*/__pycache__/*' -not -path '*/node_modules/*' 2>/dev/null)
 
 .PHONY: up test bench clean
 

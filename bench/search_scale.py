@@ -143,6 +143,7 @@ async def fill(store: Any, plan: ScaleSearchPlan, progress: Callable[[str], None
     batch.last_seq = seq
     await store.apply(batch)
     orders_s = time.perf_counter() - started
+    await store.refresh_statistics()  # as the projection does once it has caught up
     return {
         "fill_messages_s": round(messages_s, 1),
         "fill_messages_per_s": round(plan.messages / messages_s),
