@@ -7,9 +7,12 @@ any instance can answer. Positions already seen are kept as anchors to narrow la
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import json
 from collections import OrderedDict
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
@@ -99,14 +102,36 @@ class History:
         if first > end:
             return [], last, False
         position = await self.locate(subject, first, tail.stream_seq)
-        messages: list[ChatMessage] = []
-        while position is not None and len(messages) < end - first + 1:
-            msg = await self._next(subject, position)
-            if msg is None or msg.seq is None:
-                break
-            chat = ChatMessage.model_validate_json(msg.data or b"")
-            if chat.seq > end:
-                break
-            messages.append(chat)
-            position = msg.seq + 1
-        return messages, last, more
+        if position is None:
+            return [], last, more
+        wanted = end - first + 1
+        raw = await self._batch(subject, position, wanted)
+        messages = [ChatMessage.model_validate_json(data) for data in raw]
+        return [m for m in messages if first <= m.seq <= end], last, more
+
+    async def _batch(self, subject: str, from_stream_seq: int, count: int) -> list[bytes]:
+        """Up to `count` messages of `subject` from a stream position in ONE round trip:
+        a batched direct get (nats-server 2.11+), answered as a stream of replies that ends
+        with an end-of-batch status."""
+        nc = self.js._nc
+        inbox = nc.new_inbox()
+        done = asyncio.get_running_loop().create_future()
+        found: list[bytes] = []
+
+        async def collect(msg: Msg) -> None:
+            status = (msg.headers or {}).get("Status")
+            if status is None:
+                found.append(msg.data)
+                if len(found) >= count and not done.done():
+                    done.set_result(None)
+            elif not done.done():  # 204 end of batch, 404 nothing (more), 408 ...
+                done.set_result(None)
+
+        sub = await nc.subscribe(inbox, cb=collect)
+        try:
+            request = {"seq": from_stream_seq, "next_by_subj": subject, "batch": count}
+            await nc.publish(f"$JS.API.DIRECT.GET.{names.STREAM_CHAT}", json.dumps(request).encode(), reply=inbox)
+            await asyncio.wait_for(done, timeout=5)
+        finally:
+            await sub.unsubscribe()
+        return found
