@@ -116,6 +116,9 @@ class RequestServer:
         self._subs: list[Subscription] = []
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = IN_FLIGHT.labels(service)
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._latency: dict[str, Any] = {}
 
     def add(
         self,
@@ -150,7 +153,7 @@ class RequestServer:
 
     async def _handle(self, route: Route, msg: Msg) -> None:
         started = time.perf_counter()
-        gauge = IN_FLIGHT.labels(self.service)
+        gauge = self._in_flight
         gauge.inc()
         try:
             reply, outcome = await self._answer(route, msg)
@@ -161,8 +164,15 @@ class RequestServer:
             outcome = "reply_failed"
         finally:
             gauge.dec()
-        REQUESTS.labels(self.service, route.op, outcome).inc()
-        REQUEST_LATENCY.labels(self.service, route.op).observe(time.perf_counter() - started)
+        # Metric children are looked up once per (op, outcome): labels() is not free per request.
+        counter = self._counters.get((route.op, outcome))
+        if counter is None:
+            counter = self._counters[(route.op, outcome)] = REQUESTS.labels(self.service, route.op, outcome)
+        counter.inc()
+        latency = self._latency.get(route.op)
+        if latency is None:
+            latency = self._latency[route.op] = REQUEST_LATENCY.labels(self.service, route.op)
+        latency.observe(time.perf_counter() - started)
 
     async def _answer(self, route: Route, msg: Msg) -> tuple[bytes | None, str]:
         try:
