@@ -155,6 +155,9 @@ class Json2Transport:
             answer = None
         if status < 400:
             return answer
+        if status == 401:  # a bad or revoked API key: Odoo 19 answers werkzeug's Unauthorized
+            detail = answer.get("message") if isinstance(answer, dict) else text[:200]
+            raise OdooError(ACCESS_DENIED, str(detail or "Unauthorized"))
         if isinstance(answer, dict) and answer.get("name"):
             raise OdooError(str(answer["name"]), str(answer.get("message") or ""))
         if status in TRANSIENT_HTTP or status >= 500:

@@ -17,8 +17,13 @@ Per event:
                        write, then as confirmed
   changes_proposed,
   rejected          -> chatter note (a rejected PO is left for the buyer)
-An Odoo refusal (UserError, ValidationError, AccessError, MissingError, AccessDenied) is told
-to the buyer as an order event in the inbox and recorded; the service keeps going."""
+An Odoo refusal (UserError, ValidationError, AccessError, MissingError) is told to the buyer
+as an order event in the inbox (`erp_error`) and recorded; the service keeps going. AccessDenied
+(the connector's own key refused) is told to the buyer too, but the event stays at the head of
+the queue and is retried until the credentials work again: no answer is dropped for it.
+Other order events for the buyer: erp_confirmed, erp_needs_approval (double validation),
+erp_po_cancelled (the PO was cancelled in the ERP: left for the buyer), erp_noted (a proposal
+or rejection noted in the chatter), erp_conflict (the PO changed under the answer)."""
 
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ from orderchat.services.framework.stream_consumer import RECOVERABLE
 
 from . import chatter
 from .config import ErpConfig
-from .errors import ErpUnavailable, OdooError
+from .errors import ACCESS_DENIED, ErpUnavailable, OdooError
 from .gateway import OrdersGateway
 from .purchases import ErpPurchase, product_ids_by_sku, read_purchase, same_terms
 from .store import ErpStore, PoLink, WritebackDone
@@ -56,12 +61,18 @@ HANDLED = frozenset({EventType.CONFIRMED, EventType.CHANGES_ACCEPTED, EventType.
 MAX_DELIVER = 5
 RETRY_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 ACK_WAIT = 30.0
+# What the buyer is told when the PO ends up other than confirmed.
+CONFIRM_NOTICES = {"to approve": "erp_needs_approval", "cancel": "erp_po_cancelled"}
 # How the connector refers to a refusal of its own (not Odoo's), e.g. an unknown SKU.
 CONNECTOR_REFUSAL = "orderchat.erp.Refused"
 
 
 def durable_for(tenant: str) -> str:
     return names.service_consumer(SERVICE, f"{DURABLE_PREFIX}_{tenant}")
+
+
+class CredentialsRefused(ErpUnavailable):
+    """The ERP refused the connector's login (AccessDenied): retried like an outage."""
 
 
 class Conflict(Exception):
@@ -199,21 +210,35 @@ class WriteBack:
                 outcome = "written"
                 self.written += 1
             except OdooError as err:
+                if err.name == ACCESS_DENIED:
+                    # The connector's own login was refused (key revoked, user archived): no
+                    # fault of this order. Tell the buyer once, then keep the event at the head
+                    # of the queue until the credentials work again.
+                    await self._tell(order, event, link, "erp_error", self._refusal(err))
+                    raise CredentialsRefused(str(err)) from err
                 outcome, state, notice = "refused", None, "erp_error"
-                data = {"error": err.short_name, "odoo_exception": err.name, "message": err.message}
+                data = self._refusal(err)
                 self.refused += 1
                 log.info("erp write-back: %s refused order %s event #%d: %s", link.po_name, event.order_id, event.n, err)
             except Conflict as why:
                 outcome, state, notice = "skipped", None, "erp_conflict"
                 data = {"message": str(why)}
             self.erp_up, self.last_error = True, None
-            data = {"po": link.po_name, "po_id": link.po_id, "answer": str(event.type), "event_n": event.n, **data}
-            await self.gateway.notify(order, notice, f"{event.n}:{notice}", data)
+            await self._tell(order, event, link, notice, data)
             done = WritebackDone(outcome=outcome, erp_state=state, detail=data.get("message"), ts=datetime.now(timezone.utc))
             await self.store.done.put(key, done)
             return done
         finally:
             self.busy.discard(event.order_id)
+
+    @staticmethod
+    def _refusal(err: OdooError) -> dict[str, Any]:
+        return {"error": err.short_name, "odoo_exception": err.name, "message": err.message}
+
+    async def _tell(self, order: Order, event: OrderEvent, link: PoLink, notice: str, data: dict[str, Any]) -> None:
+        """The outcome as an order event in the buyer's inbox (once per event and kind)."""
+        data = {"po": link.po_name, "po_id": link.po_id, "answer": str(event.type), "event_n": event.n, **data}
+        await self.gateway.notify(order, notice, f"{event.n}:{notice}", data)
 
     async def _write(self, event: OrderEvent, link: PoLink) -> tuple[str, str, dict[str, Any]]:
         """Carry the event to the PO; (PO state after, notice kind, notice data)."""
@@ -224,9 +249,13 @@ class WriteBack:
         notice, data = "erp_noted", {}
         await self._supplier_ref(event, po)
         if event.type in (EventType.CONFIRMED, EventType.CHANGES_ACCEPTED):
-            lines = await self._agree_lines(event, link, po)
-            state, extra = await self._confirm(po)
-            notice = "erp_needs_approval" if state == "to approve" else "erp_confirmed"
+            if po.state == "cancel":
+                # button_confirm would skip it silently: nothing is written, the buyer decides.
+                state, extra = po.state, f"{po.name} is cancelled in the ERP: it was left as it is for the buyer"
+            else:
+                lines = await self._agree_lines(event, link, po)
+                state, extra = await self._confirm(po)
+            notice = CONFIRM_NOTICES.get(state, "erp_confirmed")
             data = {"erp_state": state, **({"message": extra} if extra else {})}
         await self._note(event, link, po, lines, extra)
         return state, notice, data
@@ -284,10 +313,8 @@ class WriteBack:
             await self.transport.call("purchase.order", "write", [po.id], vals={"order_line": commands})
 
     async def _confirm(self, po: ErpPurchase) -> tuple[str, str | None]:
-        """button_confirm while the PO is an RFQ; Odoo skips a cancelled PO silently, so that is
-        checked here and left for the buyer. (state after, a remark for the buyer)"""
-        if po.state == "cancel":
-            return po.state, f"{po.name} is cancelled in the ERP: it was left as it is for the buyer"
+        """button_confirm while the PO is an RFQ (a cancelled one never gets here: Odoo would
+        skip it silently). (state after, a remark for the buyer)"""
         if po.state in ("draft", "sent"):
             await self.transport.call("purchase.order", "button_confirm", [po.id])
             if self.version[0] >= 19:

@@ -130,7 +130,7 @@ async def wait_for(check: Callable[[], Any], timeout: float = 15.0, every: float
         await asyncio.sleep(every)
 
 
-async def card_in_inbox(client: OrderchatClient, timeout: float = 10.0, revision: int | None = None):
+async def card_in_inbox(client: OrderchatClient, timeout: float = 20.0, revision: int | None = None):
     """The next order card (of `revision`, if given) in the client's inbox."""
     async def run():
         async with client.inbox(follow=True, idle=0.2) as inbox:
@@ -139,10 +139,14 @@ async def card_in_inbox(client: OrderchatClient, timeout: float = 10.0, revision
                 if getattr(body, "kind", None) == "order_card" and (revision is None or body.card.revision == revision):
                     return body.card
 
-    return await asyncio.wait_for(run(), timeout)
+    try:
+        return await asyncio.wait_for(run(), timeout)
+    except asyncio.TimeoutError:
+        orders = [(o.id, o.erp_ref, str(o.state), o.revision) for o in await client.orders.list()]
+        raise AssertionError(f"no order card for {client.user} within {timeout}s; its orders: {orders}") from None
 
 
-async def buyer_event(client: OrderchatClient, event: str, timeout: float = 15.0, order_id: str | None = None):
+async def buyer_event(client: OrderchatClient, event: str, timeout: float = 20.0, order_id: str | None = None):
     """The next order event of kind `event` (erp_confirmed, erp_error, ...) in the buyer's
     inbox, of `order_id` if given."""
     async def run():

@@ -7,7 +7,11 @@ import time
 from decimal import Decimal
 
 import aiohttp
+import pytest
 
+from orderchat.integrations.odoo.config import parse_erp_url
+from orderchat.integrations.odoo.errors import OdooError
+from orderchat.integrations.odoo.transport import open_transport
 from orderchat.schemas.orders import LineAnswer, LineAnswerCode, LineChange
 
 from .conftest import buyer_event, call, card_in_inbox, make_po, read_po, wait_for
@@ -103,3 +107,32 @@ async def test_access_denied_when_the_integration_user_is_disabled(erp, connecto
     while card.erp_ref != f"erp:demo:{blue}":
         card = await card_in_inbox(supplier, revision=1)
     assert card.lines[0].sku == "PEN-GEL05-BLU"
+
+
+@pytest.mark.parametrize("kind", ["jsonrpc", "json2"])
+async def test_both_transports_name_each_odoo_error_class(erp, kind: str) -> None:
+    """What the write-back tells the buyer is the Odoo exception's class, whichever transport
+    carried it; the demo ERP raises each one for the reason real Odoo does."""
+    odoo = await call(erp.odoo, "admin")
+    po_id = await call(make_po, odoo, [("LEAD-05-HB", 10)], "Hongyun Pen Co.")
+    buyer, _ = await open_transport(parse_erp_url(erp.url("buyer", transport=kind)))
+    viewer, _ = await open_transport(parse_erp_url(erp.url("viewer", transport=kind)))
+    stranger, _ = await open_transport(parse_erp_url(erp.url("buyer", "not-the-key", transport=kind)))
+    assert buyer.kind == kind
+    cases = [
+        (buyer.call("purchase.order", "unlink", [po_id]), "UserError", "cancel it first"),
+        (buyer.call("purchase.order", "create", vals_list=[{"origin": "no vendor"}]), "ValidationError", "mandatory field"),
+        (viewer.call("purchase.order", "button_confirm", [po_id]), "AccessError", ""),
+        (buyer.call("purchase.order", "write", [po_id + 1000], vals={"partner_ref": "X"}), "MissingError", ""),
+        (stranger.call("purchase.order", "search_count", domain=[]), "AccessDenied", ""),
+    ]
+    try:
+        for pending, name, text in cases:
+            with pytest.raises(OdooError) as refused:
+                await pending
+            assert (refused.value.name, refused.value.short_name) == (f"odoo.exceptions.{name}", name)
+            assert text in refused.value.message
+        assert (await buyer.call("purchase.order", "read", [po_id], fields=["state"]))[0]["state"] == "sent"
+    finally:
+        for transport in (buyer, viewer, stranger):
+            await transport.close()
