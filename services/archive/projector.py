@@ -153,6 +153,9 @@ class Projector:
                     await self._ensure_consumer()
                     await self._bind()
                 continue
+            if not msgs:  # nats-py can end a fetch with an empty list instead of a timeout
+                await self._caught_up_idle()
+                continue
             try:
                 await self._apply(msgs)
                 failures = 0
