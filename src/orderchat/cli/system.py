@@ -10,7 +10,7 @@ import nats
 
 from orderchat.runtime.provision import provision
 from orderchat.runtime.services import SERVICES, ServiceHost
-from orderchat.runtime.system import port_or_free, system, wait_for_stop_signal
+from orderchat.runtime.system import port_or_free, service_options, system, wait_for_stop_signal
 
 from .common import async_command, cli, connect_options, nats_url_of, settings_of
 
@@ -91,7 +91,7 @@ async def serve(ctx: click.Context, names: tuple[str, ...], http_port: int | Non
     # an explicit --http-port is used as given.
     port = port_or_free(settings.host, settings.http_port) if http_port is None else http_port
     host = ServiceHost(
-        nats_url_of(ctx), list(names), options={"max_message_bytes": settings.max_message_bytes, "tenant": settings.tenant},
+        nats_url_of(ctx), list(names), options=service_options(settings),
         connect_options=connect_options(ctx, identity=names[0] if len(names) == 1 else "services"), http_host=settings.host, http_port=None if port < 0 else port,
     )
     await host.start()

@@ -109,7 +109,7 @@ async def system(settings: Settings, services: list[str] | None = None, seed: bo
             for component in COMPONENTS:
                 await stack.enter_async_context(component(settings, info))
             host = ServiceHost(
-                url, services or list(SERVICES), options=_options(settings, info),
+                url, services or list(SERVICES), options=service_options(settings, info),
                 connect_options=system_options(settings, SERVICES_IDENTITY, url),
                 http_host=settings.host, http_port=port_or_free(settings.host, settings.http_port),
             )
@@ -144,7 +144,9 @@ def _topology(settings: Settings):
     return Topology(replicas=settings.replicas)
 
 
-def _options(settings: Settings, info: dict[str, Any]) -> dict[str, object]:
+def service_options(settings: Settings, info: dict[str, Any] | None = None) -> dict[str, object]:
+    """What services read from their context (`ctx.option`), for `up` and `serve` alike."""
+    info = info or {}
     return {
         "max_message_bytes": settings.max_message_bytes,
         "tenant": settings.tenant,
