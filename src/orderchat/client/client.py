@@ -7,6 +7,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -100,6 +101,22 @@ def new_msg_id() -> str:
     return uuid.uuid4().hex
 
 
+def connection_seed(nats_options: dict[str, Any]) -> bytes | None:
+    """The nkey seed a connection authenticates with (a `.nk` or `.creds` file, or the seed
+    itself), if any."""
+    from orderchat.security.keys import read_seed
+
+    if nats_options.get("nkeys_seed_str"):
+        return str(nats_options["nkeys_seed_str"]).strip().encode()
+    path = nats_options.get("nkeys_seed") or nats_options.get("user_credentials")
+    if not isinstance(path, (str, Path)):
+        return None
+    try:
+        return read_seed(Path(path)).encode()
+    except (OSError, ValueError):
+        return None  # nats-py reports an unusable key file itself
+
+
 class OrderchatClient:
     def __init__(self, nc: Client, user: str, tenant: str, device: str, owns_connection: bool) -> None:
         self.nc = nc
@@ -135,6 +152,8 @@ class OrderchatClient:
         )
         client = cls(nc, user, tenant, device, owns_connection=True)
         client.refusals = refusals
+        # The device key that authenticates this connection also signs the party's orders.
+        client.orders.use_seed(connection_seed(nats_options))
         return client
 
     @classmethod
@@ -358,6 +377,14 @@ class OrderchatClient:
         return await self.request(names.OP_PRESENCE_GET, PresenceRequest(users=users), PresenceReply)
 
 
+def _raise_if_cancelling() -> None:
+    """Python 3.11's asyncio.wait_for (inside nats-py's fetch) can swallow a cancellation that
+    arrives as the fetch completes; a reader told to stop must still stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Inbox:
     """A device's inbox: fetches from the device's durable consumer, acknowledges what the
     loop body handled, and shows every conversation gapless, in order, and once.
@@ -491,7 +518,9 @@ class Inbox:
             self._check_after_reconnect = True
         try:
             msgs = await self._sub.fetch(self.batch, timeout=self.idle)
+            _raise_if_cancelling()
         except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
+            _raise_if_cancelling()
             # An empty inbox, or NATS refused this key the device's consumer: say which.
             self.client.refusals.raise_if_refused(names.js_consumer_next(self.session.stream, self.session.consumer))  # type: ignore[union-attr]
             self._failing_since = None
