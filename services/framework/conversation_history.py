@@ -1,9 +1,10 @@
 """History pages by per-conversation sequence.
 
 Conversation sequences are gapless and rise with stream sequences, so the stream position of
-any conversation sequence is found by bisecting the stream with direct "next message on this
-subject" gets: about log2(stream length) round trips, no index to build or keep in sync, and
-any instance can answer. Positions already seen are kept as anchors to narrow later searches."""
+any conversation sequence is found by searching the stream with direct "next message on this
+subject" gets (interpolation, bisection as the fallback): a few round trips, no index to build
+or keep in sync, and any instance can answer. Positions already seen are kept as anchors to
+narrow later searches; the page itself is one batched direct get."""
 
 from __future__ import annotations
 
@@ -56,32 +57,49 @@ class History:
         if len(self._anchors) > MAX_ANCHORED_CONVS:
             self._anchors.popitem(last=False)
 
-    def _bounds(self, subject: str, conv_seq: int, hi: int) -> tuple[int, int]:
+    def _known(self, subject: str, target: int, tail: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The nearest known (conversation seq, stream seq) points below and at-or-above target."""
         anchors = self._anchors.get(subject, [])
-        i = bisect.bisect_left(anchors, (conv_seq, 0))
-        lo = anchors[i - 1][1] + 1 if i > 0 else 1
-        if i < len(anchors):
-            hi = min(hi, anchors[i][1])
-        return lo, hi
+        i = bisect.bisect_left(anchors, (target, 0))
+        below = anchors[i - 1] if i > 0 else (0, 0)
+        above = anchors[i] if i < len(anchors) else tail
+        return below, above
 
-    async def locate(self, subject: str, conv_seq: int, last_stream_seq: int) -> int | None:
-        """Stream sequence of the first message with conversation sequence >= conv_seq."""
-        lo, hi = self._bounds(subject, conv_seq, last_stream_seq)
-        found: int | None = None
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            msg = await self._next(subject, mid)
-            if msg is None or msg.seq is None or msg.seq > hi:
-                hi = mid - 1
+    async def locate(self, subject: str, target: int, tail: tuple[int, int]) -> int | None:
+        """Stream sequence of the first message with conversation sequence >= target.
+
+        Interpolation between the nearest known points (a conversation's messages spread
+        fairly evenly through the stream), alternating with bisection so the worst case stays
+        logarithmic: a handful of direct gets at a million messages instead of twenty."""
+        (lo_conv, lo_stream), (hi_conv, hi_stream) = self._known(subject, target, tail)
+        if hi_conv == target:
+            return hi_stream
+        window_lo, window_hi = lo_stream + 1, hi_stream
+        best: int | None = hi_stream if hi_conv >= target else None
+        for step in range(128):
+            if window_lo > window_hi:
+                return best
+            if step % 2 == 0 and hi_conv > lo_conv:
+                guess = lo_stream + -(-(target - lo_conv) * (hi_stream - lo_stream) // (hi_conv - lo_conv))
+            else:
+                guess = (window_lo + window_hi) // 2
+            probe = min(max(guess, window_lo), window_hi)
+            msg = await self._next(subject, probe)
+            if msg is None or msg.seq is None:
+                window_hi = probe - 1
                 continue
             seq = conv_seq_of(msg)
             self._anchor(subject, seq, msg.seq)
-            if seq >= conv_seq:
-                found = msg.seq
-                hi = mid - 1
+            if seq == target:
+                return msg.seq
+            if seq > target:
+                best = msg.seq if best is None else min(best, msg.seq)
+                hi_conv, hi_stream = seq, msg.seq
+                window_hi = probe - 1
             else:
-                lo = msg.seq + 1
-        return found
+                lo_conv, lo_stream = seq, msg.seq
+                window_lo = msg.seq + 1
+        return best
 
     async def page(
         self, tenant: str, conv_id: str, before: int | None, after: int | None, limit: int
@@ -101,7 +119,7 @@ class History:
             more = first > 1
         if first > end:
             return [], last, False
-        position = await self.locate(subject, first, tail.stream_seq)
+        position = await self.locate(subject, first, (tail.conv_seq, tail.stream_seq))
         if position is None:
             return [], last, more
         wanted = end - first + 1
