@@ -30,8 +30,10 @@ class BenchOptions:
     sync_modes: tuple[str, ...] = SYNC_MODES
     # Which registered services the services process hosts (default: all of them).
     services: tuple[str, ...] = ()
-    # Order sync runs (when the orders service and the ERP connector exist).
-    orders: int = 200
+    # Order sync: purchase orders per path (polling, push), marked sent at random gaps of
+    # mean 1/order_rate (a buyer's office sends a few a second at most).
+    orders: int = 40
+    order_rate: float = 4.0
     # Scale run.
     scale: bool = False
     scale_conversations: int = 10_000
@@ -55,7 +57,7 @@ class BenchOptions:
             rate=200.0,
             latency_seconds=1.0,
             group_rate=50.0,
-            orders=10,
+            orders=5,
             scale_conversations=200,
             scale_messages=5_000,
             scale_users=40,

@@ -85,9 +85,10 @@ def _no_orphans() -> None:
 class ChildProcess:
     """A Python child that prints `ready_marker` on stdout once it serves."""
 
-    def __init__(self, name: str, argv: list[str], log_dir: Path, ready_marker: str) -> None:
+    def __init__(self, name: str, argv: list[str], log_dir: Path, ready_marker: str, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.argv = argv
+        self.env = env  # added to this process's environment (None: inherited as is)
         self.stdout_path = log_dir / f"{name}.out"
         self.stderr_path = log_dir / f"{name}.log"
         self.ready_marker = ready_marker
@@ -101,7 +102,8 @@ class ChildProcess:
     async def start(self, timeout: float = 60.0) -> "ChildProcess":
         self.stdout_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "ab") as err:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=err, start_new_session=True)
+            env = {**os.environ, **self.env} if self.env else None
+            self.process = subprocess.Popen(self.argv, stdout=out, stderr=err, start_new_session=True, env=env)
         _LIVE.add(self.process)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -143,10 +145,19 @@ class ChildProcess:
         await self.astop()
 
 
-def services_process(url: str, names: list[str], log_dir: Path) -> ChildProcess:
-    """orderchat's real services, hosted exactly as `orderchat serve` hosts them (uvloop)."""
+def services_process(url: str, names: list[str], log_dir: Path, settings: dict[str, str] | None = None, label: str = "services") -> ChildProcess:
+    """orderchat's real services, hosted exactly as `orderchat serve` hosts them (uvloop);
+    `settings` are `ORDERCHAT_*` environment variables, read by `serve` as any deployment's."""
     argv = [sys.executable, "-m", "orderchat.cli.main", "--nats-url", url, "serve", "--http-port", "0", *names]
-    return ChildProcess("services", argv, log_dir, ready_marker="serving ")
+    return ChildProcess(label, argv, log_dir, ready_marker="serving ", env=settings)
+
+
+def demo_erp_process(db_file: Path, port: int, log_dir: Path, webhook_url: str | None = None, label: str = "demo-erp") -> ChildProcess:
+    """The demo ERP standing in for Odoo, in a process of its own (as an Odoo would be)."""
+    argv = [sys.executable, "-m", "orderchat.integrations.demo_erp", "--port", str(port), "--db", str(db_file), "--log-level", "WARNING"]
+    if webhook_url:
+        argv += ["--webhook-url", webhook_url]
+    return ChildProcess(label, argv, log_dir, ready_marker="orderchat demo ERP on")
 
 
 def relay_process(url: str, mode: str, batch: int, log_dir: Path) -> ChildProcess:
