@@ -28,6 +28,11 @@ class ErpConfig:
     page_size: int = 200
     timeout: float = 10.0
     buyer: str = "lin"
+    # The seed file (`.nk`) of the buyer's ERP device key (`orderchat users creds <buyer>
+    # --device erp`): the connector signs the orders it places and amends for the buyer with
+    # it, as the buyer's other devices do. Without it a buyer who has keys cannot be acted
+    # for (its commitments must be signed; the service refuses them unsigned).
+    signing_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -39,7 +44,8 @@ class ErpConfig:
 
 
 def parse_erp_url(url: str, **overrides: object) -> ErpConfig:
-    """`odoo://login:key@host:port/db?transport=json2&states=sent,purchase&buyer=lin&poll=0.5`."""
+    """`odoo://login:key@host:port/db?transport=json2&states=sent,purchase&buyer=lin&poll=0.5`
+    (`&signing_key=/path/to/lin/erp.nk`: the buyer's ERP device key, see ErpConfig)."""
     parts = urlsplit(url)
     if parts.scheme not in ("odoo", "odoos"):
         raise ValueError(f"an ERP URL starts with odoo:// or odoos://, not {parts.scheme or url!r}")
@@ -66,6 +72,8 @@ def parse_erp_url(url: str, **overrides: object) -> ErpConfig:
         values["states"] = tuple(s for s in query["states"].split(",") if s)
     if "buyer" in query:
         values["buyer"] = query["buyer"]
+    if "signing_key" in query:
+        values["signing_key"] = query["signing_key"]
     if "poll" in query:
         values["poll_interval"] = float(query["poll"])
     if "overlap" in query:

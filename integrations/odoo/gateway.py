@@ -28,8 +28,10 @@ from orderchat.schemas.orders import (
     OrderReply,
     OrderTerms,
     ShowOrder,
+    SignedAct,
 )
 from orderchat.services.framework.request_server import error_reply
+from orderchat.services.orders import evidence, signing
 
 TIMEOUT = 15.0
 
@@ -41,10 +43,24 @@ def command_id(*parts: object) -> str:
 
 
 class OrdersGateway:
-    def __init__(self, nc: Client, js: JetStreamContext, tenant: str) -> None:
+    """`seeds`: buyer -> the seed of that buyer's ERP device key. The connector signs what it
+    places and amends for such a buyer, so ERP-made orders are signed evidence like any
+    other; the signature is deterministic (ed25519), so a repeated sync sends the same
+    command and stays idempotent."""
+
+    def __init__(self, nc: Client, js: JetStreamContext, tenant: str, seeds: dict[str, bytes] | None = None) -> None:
         self.nc = nc
         self.js = js
         self.tenant = tenant
+        self.seeds = dict(seeds or {})
+
+    def _signature(self, buyer: str, order_id: str, revision: int, terms: OrderTerms) -> dict[str, str]:
+        seed = self.seeds.get(buyer)
+        if seed is None:
+            return {}
+        digest = evidence.document_digest(terms, revision, None)
+        statement = evidence.statement(order_id, revision, SignedAct.PLACE, buyer, digest)
+        return {"signature": signing.sign(seed, statement), "signing_key": signing.public_key_of(seed)}
 
     async def _request(self, actor: str, op: str, command: Inbound, reply_model: type[Any]) -> Any:
         subject = names.order_command(self.tenant, actor, op)
@@ -55,13 +71,25 @@ class OrdersGateway:
         return reply_model.model_validate_json(msg.data)
 
     async def create(self, buyer: str, command: CreateOrder) -> OrderReply:
+        assert command.order_id is not None  # the connector derives it from the ERP reference
+        terms = OrderTerms(
+            order_id=command.order_id, erp_ref=command.external_ref, buyer=buyer, supplier=command.supplier,
+            currency=command.currency, notes=command.notes, lines=command.lines,
+        )
+        command = command.model_copy(update=self._signature(buyer, command.order_id, 1, terms))
         return await self._request(buyer, "create", command, OrderReply)
 
     async def show(self, buyer: str, order_id: str) -> Order:
         reply = await self._request(buyer, str(OrderQuery.SHOW), ShowOrder(order_id=order_id), OrderReply)
         return reply.order
 
-    async def amend(self, buyer: str, command: AmendOrder) -> OrderReply:
+    async def amend(self, buyer: str, command: AmendOrder, order: Order) -> OrderReply:
+        """Amend `order` (the state the command was decided on) as `buyer`."""
+        terms = order.terms().model_copy(update={
+            "lines": command.lines if command.lines is not None else order.lines,
+            "notes": command.notes if command.notes is not None else order.notes,
+        })
+        command = command.model_copy(update=self._signature(buyer, order.id, order.revision + 1, terms))
         return await self._request(buyer, "amend", command, OrderReply)
 
     async def cancel(self, buyer: str, command: CancelOrder) -> OrderReply:

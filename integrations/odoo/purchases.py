@@ -16,9 +16,9 @@ from orderchat.schemas.orders import OrderLine
 from .errors import MISSING_ERROR, OdooError
 from .transport import OdooTransport
 
-PO_FIELDS = ["id", "name", "state", "partner_id", "partner_ref", "currency_id", "notes", "write_date", "date_planned"]
+PO_FIELDS = ["id", "name", "state", "partner_id", "partner_ref", "currency_id", "write_date", "date_planned"]
 LINE_FIELDS = [
-    "id", "order_id", "name", "sequence", "product_id", "product_qty", "product_uom", "price_unit",
+    "id", "order_id", "name", "sequence", "product_id", "product_qty", "price_unit",
     "date_planned", "display_type", "qty_received", "write_date",
 ]
 PRODUCT_FIELDS = ["id", "default_code", "name", "categ_id"]
@@ -95,6 +95,16 @@ def erp_line_id(line_id: str) -> int | None:
     return int(line_id[1:]) if re.fullmatch(r"L\d+", line_id) else None
 
 
+def notes_field(version: tuple[int, int]) -> str:
+    """The PO's terms and conditions: `notes` up to 18, `note` from 19 (ODOO.md 4)."""
+    return "note" if version[0] >= 19 else "notes"
+
+
+def uom_field(version: tuple[int, int]) -> str:
+    """A line's unit: `product_uom` up to 18, `product_uom_id` from 19 (ODOO.md 5)."""
+    return "product_uom_id" if version[0] >= 19 else "product_uom"
+
+
 def _many2one(value: Any) -> tuple[int | None, str]:
     if isinstance(value, (list, tuple)) and value:
         return int(value[0]), str(value[1]) if len(value) > 1 else ""
@@ -124,17 +134,21 @@ def plain_text(value: Any) -> str | None:
     return text[:3000] or None
 
 
+def _po_fields(transport: OdooTransport) -> list[str]:
+    return [*PO_FIELDS, notes_field(transport.version)]
+
+
 async def read_purchases(transport: OdooTransport, po_ids: list[int]) -> list[ErpPurchase]:
     """The purchase orders with these ids (missing ones are left out), lines and products."""
     if not po_ids:
         return []
-    orders = await transport.call("purchase.order", "search_read", domain=[["id", "in", po_ids]], fields=PO_FIELDS)
+    orders = await transport.call("purchase.order", "search_read", domain=[["id", "in", po_ids]], fields=_po_fields(transport))
     return await _with_lines(transport, orders)
 
 
 async def read_purchase(transport: OdooTransport, po_id: int) -> ErpPurchase:
     """One purchase order; Odoo's MissingError when it is gone (read of a deleted record)."""
-    orders = await transport.call("purchase.order", "read", [po_id], fields=PO_FIELDS)
+    orders = await transport.call("purchase.order", "read", [po_id], fields=_po_fields(transport))
     if not orders:  # some servers leave a deleted id out of `read` instead of raising
         raise OdooError(MISSING_ERROR, f"Record does not exist or has been deleted.\n(Record: purchase.order({po_id},))")
     return (await _with_lines(transport, orders))[0]
@@ -145,7 +159,8 @@ async def _with_lines(transport: OdooTransport, orders: list[dict[str, Any]]) ->
         return []
     ids = [o["id"] for o in orders]
     lines = await transport.call(
-        "purchase.order.line", "search_read", domain=[["order_id", "in", ids]], fields=LINE_FIELDS, order="order_id, sequence, id",
+        "purchase.order.line", "search_read", domain=[["order_id", "in", ids]], fields=[*LINE_FIELDS, uom_field(transport.version)],
+        order="order_id, sequence, id",
     )
     product_ids = sorted({pid for line in lines if (pid := _many2one(line.get("product_id"))[0])})
     products = {
@@ -162,7 +177,7 @@ async def _with_lines(transport: OdooTransport, orders: list[dict[str, Any]]) ->
         product_id, product_name = _many2one(line.get("product_id"))
         product = products.get(product_id or 0, {})
         _, category = _many2one(product.get("categ_id"))
-        _, unit = _many2one(line.get("product_uom"))
+        _, unit = _many2one(line.get(uom_field(transport.version)))
         description = (str(line.get("name") or product_name or "?").splitlines() or ["?"])[0][:500]
         by_order.setdefault(order_id or 0, []).append(ErpLine(
             id=int(line["id"]), product_id=product_id, sku=str(product.get("default_code") or f"odoo-product-{product_id}")[:64],
@@ -177,7 +192,7 @@ async def _with_lines(transport: OdooTransport, orders: list[dict[str, Any]]) ->
         result.append(ErpPurchase(
             id=int(o["id"]), name=str(o.get("name") or o["id"]), state=str(o.get("state")), partner_id=partner_id or 0,
             partner_name=partner_name, partner_ref=o.get("partner_ref") or None, currency=(currency or "CNY")[:3].upper(),
-            notes=plain_text(o.get("notes")), write_date=str(o.get("write_date") or ""), lines=tuple(by_order.get(int(o["id"]), [])),
+            notes=plain_text(o.get(notes_field(transport.version))), write_date=str(o.get("write_date") or ""), lines=tuple(by_order.get(int(o["id"]), [])),
         ))
     return result
 

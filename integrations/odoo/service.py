@@ -13,8 +13,10 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from orderchat.security.keys import read_seed
 from orderchat.services.framework.context import ServiceContext
 
 from .config import ErpConfig, parse_erp_url
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 NAME = "erp"
 STATUS_EVERY = 2.0
 MAX_PAUSE = 10.0
+# Odoo before 19 posts its webhook before the transaction commits: a second look after this.
+RELOOK_AFTER = 1.0
 
 
 class ErpService:
@@ -46,6 +50,9 @@ class ErpService:
         self.version: tuple[int, int] | None = None
         self.busy: set[str] = set()
         self._wake = asyncio.Event()
+        self._poll_now = False
+        self._hinted: set[int] = set()  # purchase orders a webhook named, to read now
+        self._relook: dict[int, float] = {}  # purchase order id -> when to look again
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.erp_up = False
@@ -53,7 +60,6 @@ class ErpService:
         self.last_poll_at: datetime | None = None
         self.last_ok_at: datetime | None = None
         self.synced = 0
-        self.unmapped: set[str] = set()
         self.polls = 0
 
     async def start(self, ctx: ServiceContext) -> None:
@@ -68,18 +74,37 @@ class ErpService:
         tenant = str(ctx.option("tenant", "shop"))
         self.ctx = ctx
         self.store = await ErpStore(ctx.js, tenant, self.config.database).open()
-        self.gateway = OrdersGateway(ctx.nc, ctx.js, tenant)
+        self.gateway = OrdersGateway(ctx.nc, ctx.js, tenant, self._signing_seeds())
         if self.webhook_url:
             parts = urlsplit(self.webhook_url)
             token = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("token")
-            self.webhook = WebhookServer(parts.hostname or "127.0.0.1", parts.port or 0, self.wake, token)
+            self.webhook = WebhookServer(parts.hostname or "127.0.0.1", parts.port or 0, self.hint, token)
             await self.webhook.start()
         self._tasks.append(asyncio.create_task(self._run(), name="erp:run"))
         self._tasks.append(asyncio.create_task(self._publish_status(), name="erp:status"))
 
+    def _signing_seeds(self) -> dict[str, bytes]:
+        """The buyer's ERP device seed, when configured (`signing_key=` in the ERP URL)."""
+        assert self.config is not None
+        if not self.config.signing_key:
+            return {}
+        return {self.config.buyer: read_seed(Path(self.config.signing_key)).encode()}
+
     def wake(self) -> None:
-        """Poll now (a webhook hint, a test, the CLI)."""
+        """Poll now (a test, the CLI, a hint that names no purchase order)."""
+        self._poll_now = True
         self._wake.set()
+
+    def hint(self, model: str, record_id: int) -> None:
+        """The ERP's webhook named a record: a purchase order is read and applied at once
+        (no change scan), and looked at once more a moment later, as Odoo before 19 posts
+        before its transaction commits; a line makes the next poll come now."""
+        if model == "purchase.order":
+            self._hinted.add(record_id)
+            self._relook[record_id] = time.monotonic() + RELOOK_AFTER
+            self._wake.set()
+        else:
+            self.wake()
 
     async def _connect(self) -> None:
         """Two transports: polling never delays a write-back waiting for the same connection."""
@@ -95,39 +120,62 @@ class ErpService:
     async def _run(self) -> None:
         assert self.config is not None
         pause = self.config.poll_interval
+        next_poll = 0.0
         while not self._stopping.is_set():
-            started = time.monotonic()
+            failed = False
             try:
                 if self.syncer is None:
                     await self._connect()
                 assert self.syncer is not None
-                self.last_poll_at = datetime.now(timezone.utc)
-                report = await self.syncer.sync_once()
-                self._after_poll(report)
-                pause = self.config.poll_interval
+                hinted = self._due_hints()
+                if hinted:
+                    report = await self.syncer.sync_ids(hinted)
+                    self.synced += report.created + report.amended + report.cancelled
+                if self._poll_now or time.monotonic() >= next_poll:
+                    self._poll_now = False
+                    started = time.monotonic()  # polls start every poll_interval, however long one takes
+                    self.last_poll_at = datetime.now(timezone.utc)
+                    report = await self.syncer.sync_once()
+                    self._after_poll(report)
+                    pause = self.config.poll_interval
+                    next_poll = started + pause
             except ErpUnavailable as exc:
+                failed = True
                 self.erp_up, self.last_error = False, str(exc)
                 pause = min(max(pause * 2, 0.5), MAX_PAUSE)
+                next_poll = time.monotonic() + pause
                 log.info("erp: ERP unavailable (%s); next try in %.1fs", exc, pause)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - an Odoo refusal or NATS trouble: keep polling
+                failed = True
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 pause = min(max(pause * 2, 0.5), MAX_PAUSE)
+                next_poll = time.monotonic() + pause
                 log.warning("erp: poll failed: %s", self.last_error, exc_info=True)
-            wait = max(0.0, pause - (time.monotonic() - started))
+            # After a failure the pause holds for everything (no retry storm on a down ERP).
+            wake_at = next_poll if failed else min([next_poll, *self._relook.values()])
             try:
-                await asyncio.wait_for(self._wake.wait(), wait)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - time.monotonic()))
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+
+    def _due_hints(self) -> list[int]:
+        """Purchase orders a webhook named, and those due for their second look."""
+        now = time.monotonic()
+        due, self._hinted = self._hinted, set()
+        for po_id, at in list(self._relook.items()):
+            if at <= now:
+                due.add(po_id)
+                del self._relook[po_id]
+        return sorted(due)
 
     def _after_poll(self, report: SyncReport) -> None:
         self.erp_up, self.last_error = True, None
         self.last_ok_at = self.last_poll_at
         self.polls += 1
         self.synced += report.created + report.amended + report.cancelled
-        self.unmapped |= report.unmapped
 
     async def status(self) -> ErpStatus:
         assert self.config is not None
@@ -147,7 +195,8 @@ class ErpService:
             erp_up=self.erp_up and (wb is None or wb.erp_up), last_error=self.last_error or (wb.last_error if wb else None),
             last_poll_at=self.last_poll_at, last_ok_at=self.last_ok_at, cursor=cursor[0].write_date if cursor else None,
             sync_lag_seconds=(now - self.last_ok_at).total_seconds() if self.last_ok_at else None,
-            orders_synced=self.synced, unmapped_partners=sorted(self.unmapped), writeback_pending=pending,
+            orders_synced=self.synced, unmapped_partners=sorted(set(self.syncer.waiting.values())) if self.syncer else [],
+            refused_orders=sorted(self.syncer.refused.values()) if self.syncer else [], writeback_pending=pending,
             writebacks_done=wb.written if wb else 0, writebacks_refused=wb.refused if wb else 0, updated_at=now,
         )
 

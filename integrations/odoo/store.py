@@ -71,6 +71,8 @@ class ErpStatus(Stored):
     sync_lag_seconds: float | None = None
     orders_synced: int = 0
     unmapped_partners: list[str] = []
+    # Purchase orders orderchat refused (e.g. the buyer's signing key is missing): why.
+    refused_orders: list[str] = []
     writeback_pending: int = 0
     writebacks_done: int = 0
     writebacks_refused: int = 0

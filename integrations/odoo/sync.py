@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from orderchat.schemas.errors import OrderchatError
+from orderchat.schemas.errors import ErrorCode, OrderchatError
 from orderchat.schemas.orders import (
     OPEN_STATES,
     AmendOrder,
@@ -36,6 +37,9 @@ from .transport import OdooTransport
 
 log = logging.getLogger(__name__)
 
+PARTIES_TTL = 10.0
+PARTIES_RETRY = 5.0  # while some purchase order waits for its supplier
+REFUSED_RETRY = 30.0
 # Order states whose last event the write-back still has to carry to the ERP.
 ANSWERED = frozenset({OrderState.CONFIRMED, OrderState.CHANGES_PROPOSED, OrderState.REJECTED})
 
@@ -48,6 +52,15 @@ class SyncReport:
     cancelled: int = 0
     unmapped: set[str] = field(default_factory=set)
     retry: set[int] = field(default_factory=set)  # PO ids to look at again next time
+
+
+# The orders service refusing a command for one of these reasons refuses it again next time
+# (a missing signing key, a supplier unknown to orderchat, a line it cannot take): the PO
+# waits in `Syncer.refused` instead of holding the cursor back for every later change.
+LASTING_REFUSALS = frozenset({
+    ErrorCode.BAD_JSON, ErrorCode.INVALID, ErrorCode.TOO_LARGE, ErrorCode.UNKNOWN_USER, ErrorCode.NOT_MEMBER,
+    ErrorCode.FORBIDDEN, ErrorCode.UNKNOWN_CONVERSATION, ErrorCode.ILLEGAL_TRANSITION,
+})
 
 
 def external_ref(database: str, po_id: int) -> str:
@@ -66,6 +79,43 @@ class Syncer:
         self.gateway = gateway
         self.busy = busy  # orders whose write-back is running: not to be amended meanwhile
         self._parallel = asyncio.Semaphore(8)
+        self._parties: Parties | None = None
+        self._parties_at = 0.0
+        self._mapping_rev = 0
+        # Purchase orders whose partner maps to no supplier (yet): po id -> the partner.
+        self.waiting: dict[int, str] = {}
+        # Purchase orders the orders service refused for a lasting reason: po id -> why.
+        self.refused: dict[int, str] = {}
+        self._refused_retry_at = 0.0
+
+    async def parties(self) -> tuple[Parties, bool]:
+        """Who is who, and whether that was read afresh. Read again when the explicit mapping
+        changed (one KV read tells), every PARTIES_TTL seconds (a new supplier user), and soon
+        after a partner was not found; not per purchase order: the user directory is one read
+        per user."""
+        found = await self.store.mappings.get(self.store.mapping_key())
+        mapping_rev = found[1] if found else 0
+        age = time.monotonic() - self._parties_at
+        expired = age >= (PARTIES_RETRY if self.waiting else PARTIES_TTL)
+        if self._parties is None or mapping_rev != self._mapping_rev or expired:
+            parties = await load_parties(self.gateway.js, self.store, self.config.buyer)
+            changed = parties != self._parties
+            self._parties, self._parties_at, self._mapping_rev = parties, time.monotonic(), mapping_rev
+            return parties, changed
+        return self._parties, False
+
+    async def sync_ids(self, po_ids: list[int]) -> SyncReport:
+        """Apply these purchase orders now (a webhook named them): no change scan, no cursor.
+        The regular poll still sees them and finds nothing left to do."""
+        report = SyncReport()
+        parties, _ = await self.parties()
+        purchases = await read_purchases(self.transport, sorted(set(po_ids)))
+        for gone in set(po_ids) - {po.id for po in purchases}:
+            self.waiting.pop(gone, None)  # deleted in the ERP
+            self.refused.pop(gone, None)
+        report.changed = len(purchases)
+        await asyncio.gather(*(self._guarded(po, parties, report) for po in purchases))
+        return report
 
     # -- finding what changed ----------------------------------------------------------------
 
@@ -87,6 +137,14 @@ class Syncer:
 
     async def sync_once(self) -> SyncReport:
         report = SyncReport()
+        again: set[int] = set()
+        if self.waiting and (await self.parties())[1]:
+            again |= set(self.waiting)  # partners unknown until now: their supplier may be known now
+        if self.refused and time.monotonic() >= self._refused_retry_at:
+            again |= set(self.refused)  # refused: the cause may be fixed by now
+            self._refused_retry_at = time.monotonic() + REFUSED_RETRY
+        if again:
+            report = await self.sync_ids(sorted(again))
         found = await self.store.cursors.get(self.store.cursor_key())
         cursor, revision = found if found else (SyncCursor(), 0)
         since = _shift(cursor.write_date, self.config.overlap_seconds)
@@ -106,12 +164,14 @@ class Syncer:
         newest = max(stamps.values(), default=cursor.write_date)
         todo: dict[int, list[str]] = {}
         for key, po_id in key_po.items():
-            # New pairs, and those of the newest second: it may see more changes (one-second stamps).
-            if key not in seen or stamps[key] == newest:
+            # New pairs, and those stamped in or after the second the last poll ran in: a PO
+            # changed again within that second keeps its stamp (one-second write_date), so it
+            # is read again and its content digest, not the stamp, tells whether it changed.
+            if key not in seen or stamps[key] >= cursor.write_date:
                 todo.setdefault(po_id, []).append(key)
         fresh: dict[str, str] = {}
         if todo:
-            parties = await load_parties(self.gateway.js, self.store, self.config.buyer)
+            parties, _ = await self.parties()
             ids_all = sorted(todo)
             for start in range(0, len(ids_all), self.config.page_size):
                 purchases = await read_purchases(self.transport, ids_all[start:start + self.config.page_size])
@@ -143,7 +203,17 @@ class Syncer:
         async with self._parallel:
             try:
                 await self.apply(po, parties, report)
-            except (OrderchatError, asyncio.TimeoutError, OSError) as exc:
+                self.refused.pop(po.id, None)
+            except OrderchatError as exc:
+                if exc.code not in LASTING_REFUSALS:
+                    log.warning("erp sync: purchase order %s (%s) not applied yet: %s", po.name, po.id, exc)
+                    report.retry.add(po.id)
+                    return
+                why = f"{po.name} (purchase.order {po.id}): {exc.code}: {exc.message}"
+                if self.refused.get(po.id) != why:
+                    log.warning("erp sync: orderchat refused %s; tried again every %.0fs and when it changes", why, REFUSED_RETRY)
+                self.refused[po.id] = why
+            except (asyncio.TimeoutError, OSError) as exc:
                 log.warning("erp sync: purchase order %s (%s) not applied yet: %s", po.name, po.id, exc)
                 report.retry.add(po.id)
             except Exception as exc:  # noqa: BLE001 - NATS hiccups: the next poll tries again
@@ -155,8 +225,11 @@ class Syncer:
     async def apply(self, po: ErpPurchase, parties: Parties, report: SyncReport) -> None:
         supplier = parties.supplier_for(po.partner_id, po.partner_name)
         if supplier is None:
-            report.unmapped.add(f"{po.partner_name} (res.partner {po.partner_id})")
+            partner = f"{po.partner_name} (res.partner {po.partner_id})"
+            report.unmapped.add(partner)
+            self.waiting[po.id] = partner  # tried again when the mapping or the suppliers change
             return
+        self.waiting.pop(po.id, None)
         db = self.config.database
         ref = external_ref(db, po.id)
         order_id = order_id_for_ref(ref)
@@ -192,7 +265,7 @@ class Syncer:
             command_id=command_id(db, po.id, "amend", order.revision, [line.model_dump(mode="json") for line in lines], notes),
             order_id=order_id, expected_version=order.version, reason=f"{po.name} was changed in the ERP",
             lines=lines if lines_changed else None, notes=notes if notes != order.notes else None,
-        ))
+        ), order)
         await self.store.links.put(self.store.link_key(order_id), link.model_copy(update={"synced_revision": order.revision + 1}))
         report.amended += 1
 

@@ -30,6 +30,7 @@ TRANSIENT_HTTP = frozenset({408, 429, 502, 503, 504})
 
 class OdooTransport(Protocol):
     kind: str
+    version: tuple[int, int]  # the server's (major, minor): field names differ between versions
 
     async def call(self, model: str, method: str, ids: list[int] | None = None, **kwargs: Any) -> Any: ...
 
@@ -62,7 +63,7 @@ async def open_transport(config: ErpConfig) -> tuple[OdooTransport, tuple[int, i
     kind = config.transport
     if kind == "auto":
         kind = "json2" if version[0] >= 19 else "jsonrpc"
-    transport: OdooTransport = Json2Transport(config) if kind == "json2" else OdooRpcTransport(config, version)
+    transport: OdooTransport = Json2Transport(config, version) if kind == "json2" else OdooRpcTransport(config, version)
     return transport, version
 
 
@@ -105,7 +106,7 @@ class OdooRpcTransport:
         except odoorpc.error.RPCError as exc:
             raise _odoo_error(exc) from exc
         except urllib.error.HTTPError as exc:
-            if exc.code in TRANSIENT_HTTP:
+            if exc.code in TRANSIENT_HTTP or exc.code >= 500:  # Odoo's own errors come as HTTP 200
                 raise ErpUnavailable(f"HTTP {exc.code} from the ERP") from exc
             raise OdooError(f"http.{exc.code}", str(exc.reason)) from exc
         except (urllib.error.URLError, http.client.HTTPException, socket.timeout, ConnectionError, OSError, json.JSONDecodeError) as exc:
@@ -126,8 +127,9 @@ class OdooRpcTransport:
 class Json2Transport:
     kind = "json2"
 
-    def __init__(self, config: ErpConfig) -> None:
+    def __init__(self, config: ErpConfig, version: tuple[int, int] = (19, 0)) -> None:
         self.config = config
+        self.version = version
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

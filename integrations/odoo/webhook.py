@@ -20,7 +20,7 @@ WATCHED_MODELS = frozenset({"purchase.order", "purchase.order.line"})
 
 
 class WebhookServer:
-    def __init__(self, host: str, port: int, on_hint: Callable[[], None], token: str | None = None) -> None:
+    def __init__(self, host: str, port: int, on_hint: Callable[[str, int], None], token: str | None = None) -> None:
         self.host = host
         self.port = port
         self.on_hint = on_hint
@@ -59,5 +59,5 @@ class WebhookServer:
                 status=422,
             )
         self.received += 1
-        self.on_hint()
+        self.on_hint(body["_model"], body["_id"])
         return web.json_response({"ok": True, "hint": f"{body['_model']}({body['_id']})"}, status=202)

@@ -43,9 +43,9 @@ class Erp:
     def start(self) -> None:
         self.thread = run_in_thread(str(self.db_file), port=self.port)
 
-    def url(self, login: str = "buyer", secret: str | None = None, **query: str) -> str:
+    def url(self, login: str = "buyer", secret: str | None = None, port: int | None = None, **query: str) -> str:
         q = "&".join(f"{k}={v}" for k, v in query.items())
-        return f"odoo://{login}:{secret or API_KEYS[login]}@127.0.0.1:{self.port}/demo" + (f"?{q}" if q else "")
+        return f"odoo://{login}:{secret or API_KEYS[login]}@127.0.0.1:{port or self.port}/demo" + (f"?{q}" if q else "")
 
     def odoo(self, login: str = "admin") -> odoorpc.ODOO:
         client = odoorpc.ODOO("127.0.0.1", port=self.port, timeout=10)
@@ -72,11 +72,13 @@ ConnectorMaker = Callable[..., Any]
 
 @pytest.fixture
 async def connector(erp: Erp, admin_nc: nats.NATS, tenant: str, services: ServiceHost, parties: None) -> AsyncIterator[ConnectorMaker]:
-    """`await connector(login="buyer", poll=0.2, webhook=False)` starts an ErpService."""
+    """`await connector(login="buyer", poll=0.2, webhook=False, port=None)` starts an ErpService
+    (`port`: reach the ERP there instead, e.g. through a proxy)."""
     started: list[ErpService] = []
 
-    async def make(login: str = "buyer", secret: str | None = None, poll: float = 0.2, webhook: bool = False, **query: str) -> ErpService:
-        config = parse_erp_url(erp.url(login, secret, **query), poll_interval=poll)
+    async def make(login: str = "buyer", secret: str | None = None, poll: float = 0.2, webhook: bool = False,
+                   port: int | None = None, **query: str) -> ErpService:
+        config = parse_erp_url(erp.url(login, secret, port, **query), poll_interval=poll)
         service = ErpService(config, webhook_url="http://127.0.0.1:0/erp/webhook" if webhook else None)
         await service.start(ServiceContext(nc=admin_nc, js=admin_nc.jetstream(), options={"tenant": tenant}))
         started.append(service)

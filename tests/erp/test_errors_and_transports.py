@@ -83,32 +83,6 @@ async def _purchase(odoo, po_id: int):
     return po if po["state"] == "purchase" and po["notes"] else None
 
 
-async def test_access_denied_when_the_integration_user_is_disabled(erp, connector, client_for) -> None:
-    """The ERP admin disables the connector's user: the write-back is refused with
-    AccessDenied, the buyer is told, the connector stays up; re-enabled, work flows again."""
-    service = await connector()
-    odoo = await call(erp.odoo, "admin")
-    po_id = await call(make_po, odoo, [("PEN-GEL05-BLK", 30)])
-    supplier, buyer = await client_for("hongyun-pens"), await client_for("lin")
-    card = await card_in_inbox(supplier)
-    buyer_uid = (await call(odoo.execute_kw, "res.users", "search", [[["login", "=", "buyer"]]]))[0]
-    await call(odoo.execute_kw, "res.users", "write", [[buyer_uid], {"active": False}])
-
-    await supplier.orders.confirm(card.order_id)
-    denied = await buyer_event(buyer, "erp_error", order_id=card.order_id)
-    assert denied.data["error"] == "AccessDenied"
-    assert (await call(read_po, odoo, po_id))["state"] == "sent"  # nothing written
-
-    await call(odoo.execute_kw, "res.users", "write", [[buyer_uid], {"active": True}])
-    polls = service.polls
-    await wait_for(lambda: service.polls > polls)
-    blue = await call(make_po, odoo, [("PEN-GEL05-BLU", 10)])
-    card = await card_in_inbox(supplier, revision=1)
-    while card.erp_ref != f"erp:demo:{blue}":
-        card = await card_in_inbox(supplier, revision=1)
-    assert card.lines[0].sku == "PEN-GEL05-BLU"
-
-
 @pytest.mark.parametrize("kind", ["jsonrpc", "json2"])
 async def test_both_transports_name_each_odoo_error_class(erp, kind: str) -> None:
     """What the write-back tells the buyer is the Odoo exception's class, whichever transport

@@ -51,7 +51,7 @@ def _po(odoo: odoorpc.ODOO, po_id: int) -> dict[str, Any]:
                                   {"fields": ["product_id", "product_qty", "price_unit"]})
     po["notes"] = odoo.execute_kw("mail.message", "search_read",
                                   [[["model", "=", "purchase.order"], ["res_id", "=", po_id], ["body", "ilike", "orderchat"]]],
-                                  {"fields": ["body"]})
+                                  {"fields": ["body"], "order": "id asc"})
     return po
 
 
@@ -98,7 +98,8 @@ async def _story(settings: Settings, url: str, info: dict[str, Any]) -> None:
         red, lead = card.lines
         answers = [
             LineAnswer(line_id=red.line_id, answer=LineAnswerCode.ACCEPTED_WITH_CHANGES,
-                       change=LineChange(substitute_sku="PEN-GEL05-BLU"), note="red out of stock, blue instead"),
+                       change=LineChange(substitute_sku="PEN-GEL05-BLU", substitute_description="Gel pen 0.5 mm, blue"),
+                       note="red out of stock, blue instead"),
             LineAnswer(line_id=lead.line_id, answer=LineAnswerCode.ACCEPTED),
         ]
         await supplier.orders.propose(card.order_id, answers, note="red out of stock, blue instead")
@@ -111,7 +112,7 @@ async def _story(settings: Settings, url: str, info: dict[str, Any]) -> None:
         _say(5, f"{(time.monotonic() - answered) * 1000:.0f} ms later the ERP has it: {po['name']} is in state '{po['state']}'")
         for line in po["lines"]:
             click.echo(f"      {line['product_id'][1]:45} {line['product_qty']:>6} x {line['price_unit']}")
-        _say(6, "and the PO's chatter carries the note with the agreed terms:")
+        _say(6, "and the PO's chatter carries the supplier's proposal and the agreed terms:")
         for note in po["notes"]:
             click.echo("      " + note["body"].replace("</p>", "\n      ").replace("</li>", "\n      ")
                        .replace("<li>", "  - ").replace("<ul>", "").replace("</ul>", "").replace("<p>", "").strip())

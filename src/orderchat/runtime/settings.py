@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     tls_ca: Path | None = None
     erp_url: str | None = None
+    # Where the `erp` connector listens for the ERP's webhook (`orderchat serve erp` against
+    # an Odoo with a "Send Webhook Notification" automation); `up` with the demo ERP sets its own.
+    erp_webhook_url: str | None = None
 
     @property
     def runtime_file(self) -> Path:

@@ -152,6 +152,7 @@ def service_options(settings: Settings, info: dict[str, Any] | None = None) -> d
         "tenant": settings.tenant,
         "http_host": settings.host,
         "erp": settings.erp_url,
+        "erp_webhook_url": settings.erp_webhook_url,
         **{k: v for k, v in info.items() if k.endswith("_url")},
     }
 
