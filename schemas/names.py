@@ -39,6 +39,7 @@ KV_SLA = "OC_SLA"
 KV_ERP = "OC_ERP"
 KV_DLQ_REPLAYS = "OC_DLQ_REPLAYS"
 KV_CREDENTIALS = "OC_CREDENTIALS"
+KV_PARTY_KEYS = "OC_PARTY_KEYS"
 
 # Queue groups: instances of one service share the work.
 QUEUE_DELIVERY = "delivery"

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from .base import Inbound, Ok, Stored
+from .credentials import USER_PUBLIC_KEY_RE, SigningKey
 from .ids import ClientMsgId, OrderId, UserId
 
 LINE_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
@@ -198,7 +199,11 @@ class Signature(Stored):
     JCS of the signed document (terms, plus the answers for confirm/propose/accept)."""
 
     signer: UserId
+    # The key that made it: a device key of the signer (`device`, OC_CREDENTIALS) or the
+    # signer's own key (`device` None, User.public_key); the signing-key ledger (KV
+    # OC_PARTY_KEYS) says whose it is and when it was live.
     public_key: str
+    device: str | None = None
     act: SignedAct
     revision: int
     digest: str
@@ -308,6 +313,9 @@ class CreateOrder(Inbound):
     lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=MAX_LINES)
     send: bool = True
     signature: str | None = None
+    # The public nkey that made `signature` (a device key or the party's own key); when it
+    # is missing the service tries each of the party's live keys.
+    signing_key: str | None = Field(default=None, pattern=USER_PUBLIC_KEY_RE)
 
     @model_validator(mode="after")
     def _unique_lines(self) -> "CreateOrder":
@@ -330,6 +338,9 @@ class ConfirmOrder(OrderCommand):
     note: str | None = Field(default=None, max_length=2000)
     supplier_ref: SupplierRef | None = None
     signature: str | None = None
+    # The public nkey that made `signature` (a device key or the party's own key); when it
+    # is missing the service tries each of the party's live keys.
+    signing_key: str | None = Field(default=None, pattern=USER_PUBLIC_KEY_RE)
 
 
 class ProposeChanges(OrderCommand):
@@ -341,6 +352,9 @@ class ProposeChanges(OrderCommand):
     note: str | None = Field(default=None, max_length=2000)
     supplier_ref: SupplierRef | None = None
     signature: str | None = None
+    # The public nkey that made `signature` (a device key or the party's own key); when it
+    # is missing the service tries each of the party's live keys.
+    signing_key: str | None = Field(default=None, pattern=USER_PUBLIC_KEY_RE)
 
 
 class RejectOrder(OrderCommand):
@@ -353,6 +367,9 @@ class AcceptChanges(OrderCommand):
 
     revision: int = Field(ge=1)
     signature: str | None = None
+    # The public nkey that made `signature` (a device key or the party's own key); when it
+    # is missing the service tries each of the party's live keys.
+    signing_key: str | None = Field(default=None, pattern=USER_PUBLIC_KEY_RE)
 
 
 class DeclineChanges(OrderCommand):
@@ -368,6 +385,9 @@ class AmendOrder(OrderCommand):
     lines: tuple[OrderLine, ...] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
     notes: str | None = Field(default=None, max_length=4000)
     signature: str | None = None
+    # The public nkey that made `signature` (a device key or the party's own key); when it
+    # is missing the service tries each of the party's live keys.
+    signing_key: str | None = Field(default=None, pattern=USER_PUBLIC_KEY_RE)
 
     @model_validator(mode="after")
     def _something_changes(self) -> "AmendOrder":
@@ -443,6 +463,9 @@ class Party(Stored):
     display_name: str
     company: str | None = None
     public_key: str | None = None
+    # Every key the party signs or signed with, and when each was live (the signing-key
+    # ledger plus `public_key`): what an offline verifier of an export checks signers against.
+    keys: tuple[SigningKey, ...] = ()
 
 
 class OrderEventsReply(Ok):

@@ -111,4 +111,5 @@ class Topology:
             kv(names.KV_ERP, "ERP connector cursors and pending write-backs"),
             kv(names.KV_DLQ_REPLAYS, "Dead letters replayed, by DLQ sequence (a replay happens once)", ttl=30 * DAY),
             kv(names.KV_CREDENTIALS, "Public nkeys of each party device allowed to connect (NATS authorization)"),
+            kv(names.KV_PARTY_KEYS, "Every signing key a party ever held, with when it was registered and revoked"),
         ]

@@ -4,6 +4,7 @@ the chat. Idempotent by command id, authorized by the subject's user."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from nats.js import JetStreamContext
@@ -22,7 +23,9 @@ from orderchat.schemas.orders import (
     OrderState,
     order_id_for_ref,
 )
+from orderchat.schemas.credentials import PartyKeys
 from orderchat.schemas.users import PartyRole, User
+from orderchat.security import ledger
 from orderchat.services.framework.typed_kv import TypedKV
 
 from . import evidence, state_machine
@@ -65,14 +68,24 @@ class Commands:
         self.pending = pending
         self.users: TypedKV[User]
         self.records: TypedKV[CommandRecord]
+        self.keys: TypedKV[PartyKeys]
 
     async def start(self) -> None:
         self.users = TypedKV(await self.js.key_value(names.KV_USERS), User)
         self.records = TypedKV(await self.js.key_value(names.KV_ORDER_COMMANDS), CommandRecord)
+        self.keys = await ledger.ledger(self.js)
 
     async def user(self, tenant: str, user_id: str) -> User | None:
         found = await self.users.get(names.kv_key(tenant, user_id))
         return found[0] if found else None
+
+    async def keys_of(self, tenant: str, user_id: str) -> PartyKeys:
+        """The party's signing-key ledger (one KV read)."""
+        return await ledger.keys_of(self.keys, tenant, user_id)
+
+    async def signing_keys(self, tenant: str, user: User) -> PartyKeys:
+        """Who may sign for `user`: its ledger keys plus its directory key."""
+        return evidence.keyring(await self.keys_of(tenant, user.id), user.public_key)
 
     # -- the command path ------------------------------------------------------------------
 
@@ -91,15 +104,17 @@ class Commands:
         else:
             assert isinstance(command, OrderCommand)
             order_id = command.order_id
+        keys = await self.signing_keys(tenant, user)
         for _ in range(MAX_ATTEMPTS):
             order, _new = await self.projection.load(tenant, order_id)
+            signer = state_machine.Signer(keys, now())
             repeated = await self._already_in_log(tenant, order, actor, command.command_id)  # type: ignore[attr-defined]
             if repeated is not None:
                 return repeated
             if action is OrderAction.CREATE:
                 if order is not None:
                     return await self._existing(tenant, order, command)  # type: ignore[arg-type]
-                draft = state_machine.decide_create(tenant, order_id, command, actor, user.public_key)  # type: ignore[arg-type]
+                draft = state_machine.decide_create(tenant, order_id, command, actor, signer)  # type: ignore[arg-type]
             elif action is OrderAction.SEND:
                 order = state_machine.authorize(order, action, command, actor)  # type: ignore[arg-type]
                 order, sent = await self._deliver_card(order, command.command_id)  # type: ignore[attr-defined]
@@ -107,7 +122,9 @@ class Commands:
                     await self.records.put(record_key, CommandRecord(order_id=order_id, action=str(action), digest=digest, event_n=sent.n))
                 return OrderReply(order=order, event=sent)
             else:
-                draft = state_machine.decide(order, action, command, actor, user.public_key)  # type: ignore[arg-type]
+                draft = state_machine.decide(order, action, command, actor, signer)  # type: ignore[arg-type]
+            # The event bears the moment its signature was checked at: the key was live then.
+            draft = replace(draft, at=signer.at)
             try:
                 order, event = await self.append(tenant, order_id, order, draft, f"{tenant}:{actor}:{command.command_id}")  # type: ignore[attr-defined]
             except Behind:

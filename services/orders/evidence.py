@@ -11,11 +11,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import rfc8785
 
-from orderchat.schemas.orders import LineAnswer, Order, OrderEvent, OrderTerms, Signature, SignedAct
+from orderchat.schemas.credentials import PartyKeys, SigningKey
+from orderchat.schemas.orders import LineAnswer, Order, OrderEvent, OrderTerms, Party, Signature, SignedAct
 
 from . import signing
 
@@ -74,6 +76,41 @@ def signed_document(order: Order | None, event: OrderEvent) -> tuple[OrderTerms,
     return order.terms(), order.revision, event.answers
 
 
+# -- whose keys ----------------------------------------------------------------------------
+
+# A party key set in the directory before the ledger recorded keys: live since ever.
+SINCE_EVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def keyring(keys: PartyKeys, party_key: str | None) -> PartyKeys:
+    """A party's signing keys: the ledger's, plus the directory's `User.public_key` when the
+    ledger does not know it (set before keys were recorded)."""
+    if party_key and keys.key(party_key) is None:
+        return keys.model_copy(update={"keys": (*keys.keys, SigningKey(public_key=party_key, registered_at=SINCE_EVER))})
+    return keys
+
+
+# Signer -> that party's keys, for checking that a signature's key was the signer's.
+KeyBook = Mapping[str, PartyKeys]
+
+
+def key_book(*parties: Party) -> dict[str, PartyKeys]:
+    """The key book of an events reply or an export: each party's recorded keys."""
+    # The tenant plays no part in checking keys (and an export does not name it).
+    return {p.id: keyring(PartyKeys.model_construct(tenant="", user=p.id, keys=tuple(p.keys)), p.public_key) for p in parties}
+
+
+def key_problem(keys: KeyBook, signature: Signature, at: datetime) -> str | None:
+    """Why `signature`'s key does not count for its signer at `at` (None: it does)."""
+    party = keys.get(signature.signer)
+    known = party.key(signature.public_key) if party is not None else None
+    if known is None:
+        return f"key {signature.public_key} is not one of {signature.signer}'s keys"
+    if not known.active_at(at):
+        return f"key {signature.public_key} of {signature.signer} was not live at {at.isoformat()}"
+    return None
+
+
 def signature_holds(order: Order | None, event: OrderEvent) -> bool:
     signature = event.signature
     if signature is None:
@@ -109,8 +146,10 @@ class Verification:
 SIGNABLE_EVENTS = {"created", "amended", "confirmed", "changes_proposed", "changes_accepted"}
 
 
-def verify_log(order_id: str, raw_events: list[Mapping[str, Any]]) -> Verification:
-    """Recompute the chain and every signature; name the first event that does not hold."""
+def verify_log(order_id: str, raw_events: list[Mapping[str, Any]], keys: KeyBook) -> Verification:
+    """Recompute the chain and every signature, and check each signature's key was its
+    signer's and live when the event happened (`keys`: see `key_book`); name the first
+    event that does not hold."""
     from .state_machine import apply  # the replay rules live with the state machine
 
     result = Verification(order_id=order_id)
@@ -130,6 +169,8 @@ def verify_log(order_id: str, raw_events: list[Mapping[str, Any]]) -> Verificati
             return result.fail(position, f"it claims to be event #{event.n} of {event.order_id}")
         if not signature_holds(order, event):
             return result.fail(position, f"the {event.signature.act} signature of {event.actor} does not verify")  # type: ignore[union-attr]
+        if event.signature is not None and (problem := key_problem(keys, event.signature, event.ts)) is not None:
+            return result.fail(position, f"the {event.signature.act} signature of {event.actor}: {problem}")
         if event.signature is not None:
             result.signatures.append(event.signature)
         elif event.type in SIGNABLE_EVENTS:

@@ -17,7 +17,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from orderchat.schemas.orders import EDI_LINE_STATUS, Order, OrderEvent, OrderEventsReply, Party
+from orderchat.schemas.orders import EDI_LINE_STATUS, Order, OrderEvent, OrderEventsReply, Party, Signature
 
 from .evidence import Verification
 
@@ -113,6 +113,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _device(signature: Signature) -> str:
+    """Which of the signer's devices signed (none: the signer's own key)."""
+    return f" (device {signature.device})" if signature.device else ""
+
+
 def render_markdown(data: LetterData) -> str:
     o = data.order
     out = [
@@ -144,7 +149,7 @@ def render_markdown(data: LetterData) -> str:
     if not data.verification.signatures:
         out.append("- none")
     for s in data.verification.signatures:
-        out += [f"- {s.act} revision {s.revision} by {s.signer}, key `{s.public_key}`", f"  - digest `{s.digest}`", f"  - signature `{s.sig}`"]
+        out += [f"- {s.act} revision {s.revision} by {s.signer}{_device(s)}, key `{s.public_key}`", f"  - digest `{s.digest}`", f"  - signature `{s.sig}`"]
     out += [f"- unsigned: {act}" for act in data.verification.unsigned_acts]
     return "\n".join(out) + "\n"
 
@@ -159,7 +164,7 @@ def render_html(data: LetterData) -> str:
     o = data.order
     e = html.escape
     sigs = "".join(
-        f"<li>{e(str(s.act))} revision {s.revision} by {e(s.signer)}, key <code>{e(s.public_key)}</code><br>"
+        f"<li>{e(str(s.act))} revision {s.revision} by {e(s.signer)}{e(_device(s))}, key <code>{e(s.public_key)}</code><br>"
         f"digest <code>{e(s.digest)}</code><br>signature <code>{e(s.sig)}</code></li>"
         for s in data.verification.signatures
     ) or "<li>none</li>"
@@ -245,7 +250,7 @@ def render_pdf(data: LetterData) -> bytes:
     if not data.verification.signatures:
         pdf.text_line("none")
     for s in data.verification.signatures:
-        pdf.text_line(f"{s.act}, revision {s.revision}, by {s.signer}", 8)
+        pdf.text_line(f"{s.act}, revision {s.revision}, by {s.signer}{_device(s)}", 8)
         pdf.text_line(f"key {s.public_key}", 7)
         pdf.text_line(f"digest {s.digest}", 7)
         pdf.text_line(f"signature {s.sig}", 7)

@@ -31,11 +31,13 @@ from orderchat.schemas.orders import (
     ShowOrder,
 )
 from orderchat.schemas.users import PartyRole
+from orderchat.security import ledger
 from orderchat.services.framework.context import ServiceContext
 from orderchat.services.framework.metrics import BATCH_SIZE, STREAM_MESSAGES
 from orderchat.services.framework.request_server import Caller, RequestServer
 
 from .cards import ChatPoster
+from . import evidence
 from .commands import Commands
 from .event_log import OrderLog
 from .projection import Projection
@@ -76,6 +78,8 @@ class OrdersService:
         self.pending = PendingCards(js)
         self.commands = Commands(js, self.log, self.projection, ChatPoster(ctx.nc), self.pending)
         await self.commands.start()
+        # Device keys registered before the signing-key ledger existed sign too.
+        await ledger.backfill(js)
         await self.pending.start(self.commands.mark_seen)
 
         server = RequestServer(ctx, NAME)
@@ -169,7 +173,8 @@ class OrdersService:
         user = await self.commands.user(tenant, user_id)
         if user is None:
             return Party(id=user_id, display_name=user_id)
-        return Party(id=user.id, display_name=user.display_name, company=user.company, public_key=user.public_key)
+        keys = evidence.keyring(await self.commands.keys_of(tenant, user_id), user.public_key)
+        return Party(id=user.id, display_name=user.display_name, company=user.company, public_key=user.public_key, keys=keys.keys)
 
     # -- reactor ---------------------------------------------------------------------------
 

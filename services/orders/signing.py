@@ -1,9 +1,17 @@
 """ed25519 signatures with NATS nkeys: the one place that touches signing keys.
 
 A party's seed ("SU...") stays with the party: the client signs, the service and anyone
-holding the evidence verify against the public key ("U...") in the user directory. The
-security work (per-party NATS credentials) can hand the same user nkey to both NATS
-authentication and order signing; only this module needs to know how keys are stored."""
+holding the evidence verify against the public key ("U..."). A party signs with the nkey
+its device connects with (OC_CREDENTIALS; the CLI, the Python client and the web page all
+do) or with its own key (`orderchat orders keygen`, `User.public_key`, seeds kept under
+`<home>/keys/`); the signing-key ledger (`orderchat.security.ledger`) says which keys were
+whose and when.
+
+When signatures are required (`state_machine.countersign`): a party with any live key must
+sign what it commits to (place, confirm, propose, accept changes); a party with none
+commits unsigned, and the evidence lists those acts as unsigned. The ERP connector acts as
+its buyer and holds that buyer's `erp` device key (`signing_key=` in the ERP URL; `orderchat
+up` issues it for the demo), so ERP-placed orders are signed like any other."""
 
 from __future__ import annotations
 

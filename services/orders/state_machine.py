@@ -14,9 +14,10 @@ service, the projection rebuild and the offline verification of evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
+from orderchat.schemas.credentials import PartyKeys, SigningKey
 from orderchat.schemas.errors import ErrorCode, OrderchatError
 from orderchat.schemas.orders import (
     AWAITING_ANSWER,
@@ -87,10 +88,12 @@ class Draft:
     card_seq: int | None = None
     signature: Signature | None = None
     supplier_ref: str | None = None
+    # When the command was decided (its signature checked); else the append time.
+    at: datetime | None = None
 
     def event(self, tenant: str, order_id: str, n: int, ts: datetime, prev_hash: str | None) -> OrderEvent:
         return OrderEvent(
-            order_id=order_id, tenant=tenant, n=n, type=self.type, actor=self.actor, ts=ts,
+            order_id=order_id, tenant=tenant, n=n, type=self.type, actor=self.actor, ts=self.at or ts,
             command_id=self.command_id, reason=self.reason, revision=self.revision, state=self.state,
             terms=self.terms, answers=self.answers, changed_lines=self.changed_lines, send=self.send,
             conv=self.conv, card_seq=self.card_seq, signature=self.signature, prev_hash=prev_hash,
@@ -109,6 +112,15 @@ def conflict(order: Order, message: str) -> OrderchatError:
 # -- signatures ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Signer:
+    """The acting party's signing keys (see `evidence.keyring`) and the moment it acts: a
+    key counts when it was live then."""
+
+    keys: PartyKeys
+    at: datetime
+
+
 def countersign(
     order_id: str,
     actor: str,
@@ -116,26 +128,46 @@ def countersign(
     revision: int,
     digest: str,
     sig: str | None,
-    public_key: str | None,
+    signing_key: str | None,
+    signer: Signer | None,
 ) -> Signature | None:
-    """Check a party's signature. A party with a registered key must sign what it commits
-    to; a party without one commits unsigned (recorded as such in the evidence)."""
-    if public_key is None:
-        if sig is not None:
-            raise OrderchatError(ErrorCode.FORBIDDEN, f"{actor} signed, but has no registered public key to verify it")
-        return None
+    """Check a party's signature. A party with a live key (a registered device key or its own
+    key) must sign what it commits to; a party without one commits unsigned (recorded as
+    such in the evidence). The key that signed must be the party's and live now: a revoked
+    key verifies what it signed before, never anything new."""
+    keys = signer.keys if signer is not None else None
+    at = signer.at if signer is not None else datetime.now(timezone.utc)
+    live = keys.active(at) if keys is not None else ()
     if sig is None:
-        raise OrderchatError(ErrorCode.FORBIDDEN, f"{actor} has a signing key: this {act} must be signed", {"digest": digest})
+        if live:
+            raise OrderchatError(ErrorCode.FORBIDDEN, f"{actor} has a signing key: this {act} must be signed", {"digest": digest})
+        return None
+    if keys is None or not keys.keys:
+        raise OrderchatError(ErrorCode.FORBIDDEN, f"{actor} signed, but has no registered key to verify it")
+    if signing_key is not None:
+        known = keys.key(signing_key)
+        if known is None:
+            raise OrderchatError(ErrorCode.FORBIDDEN, f"key {signing_key} is not one of {actor}'s keys", {"digest": digest})
+        if not known.active_at(at):
+            raise OrderchatError(
+                ErrorCode.FORBIDDEN, f"key {signing_key} of {actor} was revoked; sign with a live key", {"digest": digest}
+            )
+        candidates: tuple[SigningKey, ...] = (known,)
+    else:
+        candidates = live
     payload = evidence.statement(order_id, revision, act, actor, digest)
-    if not signing.verify(public_key, payload, sig):
-        raise OrderchatError(ErrorCode.FORBIDDEN, f"the signature does not verify against {actor}'s public key", {"digest": digest})
-    return Signature(signer=actor, public_key=public_key, act=act, revision=revision, digest=digest, sig=sig)
+    for key in candidates:
+        if signing.verify(key.public_key, payload, sig):
+            return Signature(
+                signer=actor, public_key=key.public_key, device=key.device, act=act, revision=revision, digest=digest, sig=sig
+            )
+    raise OrderchatError(ErrorCode.FORBIDDEN, f"the signature does not verify against {actor}'s live keys", {"digest": digest})
 
 
 # -- decide --------------------------------------------------------------------------------
 
 
-def decide_create(tenant: str, order_id: str, command: CreateOrder, actor: str, public_key: str | None) -> Draft:
+def decide_create(tenant: str, order_id: str, command: CreateOrder, actor: str, signer: Signer | None) -> Draft:
     terms = OrderTerms(
         order_id=order_id, erp_ref=command.external_ref, buyer=actor, supplier=command.supplier,
         currency=command.currency, notes=command.notes, lines=command.lines,
@@ -143,17 +175,17 @@ def decide_create(tenant: str, order_id: str, command: CreateOrder, actor: str, 
     if command.supplier == actor:
         raise OrderchatError(ErrorCode.INVALID, "the buyer cannot be its own supplier")
     digest = evidence.document_digest(terms, 1, None)
-    signature = countersign(order_id, actor, SignedAct.PLACE, 1, digest, command.signature, public_key)
+    signature = countersign(order_id, actor, SignedAct.PLACE, 1, digest, command.signature, command.signing_key, signer)
     return Draft(
         type=EventType.CREATED, actor=actor, command_id=command.command_id, revision=1, state=OrderState.DRAFT,
         terms=terms, changed_lines=tuple(line.line_id for line in command.lines), send=command.send, signature=signature,
     )
 
 
-def decide(order: Order | None, action: OrderAction, command: OrderCommand, actor: str, public_key: str | None) -> Draft:
+def decide(order: Order | None, action: OrderAction, command: OrderCommand, actor: str, signer: Signer | None) -> Draft:
     """The event `command` by `actor` causes, or the typed error why it cannot happen."""
     order = authorize(order, action, command, actor)
-    return _DECIDERS[action](order, command, actor, public_key)
+    return _DECIDERS[action](order, command, actor, signer)
 
 
 def authorize(order: Order | None, action: OrderAction, command: OrderCommand, actor: str) -> Order:
@@ -182,7 +214,7 @@ def authorize(order: Order | None, action: OrderAction, command: OrderCommand, a
 
 
 def _simple(event: EventType, state: OrderState, reason_field: str = "note"):
-    def decide_simple(order: Order, command: Any, actor: str, public_key: str | None) -> Draft:
+    def decide_simple(order: Order, command: Any, actor: str, signer: Signer | None) -> Draft:
         return Draft(
             type=event, actor=actor, command_id=command.command_id, revision=order.revision, state=state,
             reason=getattr(command, reason_field, None),
@@ -207,7 +239,7 @@ def _answers_for(order: Order, answers: tuple[LineAnswer, ...]) -> tuple[LineAns
 
 
 def _answer(order: Order, actor: str, command_id: str, answers: tuple[LineAnswer, ...], reason: str | None,
-            sig: str | None, public_key: str | None) -> Draft:
+            sig: str | None, signing_key: str | None, signer: Signer | None) -> Draft:
     codes = {a.answer for a in answers}
     if codes == {LineAnswerCode.ACCEPTED}:
         event, state, act = EventType.CONFIRMED, OrderState.CONFIRMED, SignedAct.CONFIRM
@@ -218,7 +250,7 @@ def _answer(order: Order, actor: str, command_id: str, answers: tuple[LineAnswer
     signature = None
     if act is not None:
         digest = evidence.document_digest(order.terms(), order.revision, answers)
-        signature = countersign(order.id, actor, act, order.revision, digest, sig, public_key)
+        signature = countersign(order.id, actor, act, order.revision, digest, sig, signing_key, signer)
     changed = tuple(a.line_id for a in answers if a.answer is not LineAnswerCode.ACCEPTED)
     return Draft(
         type=event, actor=actor, command_id=command_id, revision=order.revision, state=state, reason=reason,
@@ -226,21 +258,21 @@ def _answer(order: Order, actor: str, command_id: str, answers: tuple[LineAnswer
     )
 
 
-def _confirm(order: Order, command: ConfirmOrder, actor: str, public_key: str | None) -> Draft:
+def _confirm(order: Order, command: ConfirmOrder, actor: str, signer: Signer | None) -> Draft:
     answers = tuple(LineAnswer(line_id=line.line_id, answer=LineAnswerCode.ACCEPTED) for line in order.lines)
-    draft = _answer(order, actor, command.command_id, answers, command.note, command.signature, public_key)
+    draft = _answer(order, actor, command.command_id, answers, command.note, command.signature, command.signing_key, signer)
     return replace(draft, supplier_ref=command.supplier_ref)
 
 
-def _propose(order: Order, command: ProposeChanges, actor: str, public_key: str | None) -> Draft:
+def _propose(order: Order, command: ProposeChanges, actor: str, signer: Signer | None) -> Draft:
     answers = _answers_for(order, command.answers)
-    draft = _answer(order, actor, command.command_id, answers, command.note, command.signature, public_key)
+    draft = _answer(order, actor, command.command_id, answers, command.note, command.signature, command.signing_key, signer)
     return replace(draft, supplier_ref=command.supplier_ref)
 
 
-def _reject(order: Order, command: RejectOrder, actor: str, public_key: str | None) -> Draft:
+def _reject(order: Order, command: RejectOrder, actor: str, signer: Signer | None) -> Draft:
     answers = tuple(LineAnswer(line_id=line.line_id, answer=LineAnswerCode.REJECTED) for line in order.lines)
-    return _answer(order, actor, command.command_id, answers, command.reason, None, public_key)
+    return _answer(order, actor, command.command_id, answers, command.reason, None, None, signer)
 
 
 def proposal_result(order: Order) -> tuple[tuple[OrderLine, ...], tuple[LineAnswer, ...]]:
@@ -271,9 +303,9 @@ def proposal_result(order: Order) -> tuple[tuple[OrderLine, ...], tuple[LineAnsw
     return tuple(lines), tuple(answers)
 
 
-def _accept_changes(order: Order, command: AcceptChanges, actor: str, public_key: str | None) -> Draft:
+def _accept_changes(order: Order, command: AcceptChanges, actor: str, signer: Signer | None) -> Draft:
     digest = evidence.document_digest(order.terms(), order.revision, order.answers)
-    signature = countersign(order.id, actor, SignedAct.ACCEPT_CHANGES, order.revision, digest, command.signature, public_key)
+    signature = countersign(order.id, actor, SignedAct.ACCEPT_CHANGES, order.revision, digest, command.signature, command.signing_key, signer)
     lines, answers = proposal_result(order)
     terms = order.terms().model_copy(update={"lines": lines})
     changed = tuple(a.line_id for a in order.answers if a.answer is not LineAnswerCode.ACCEPTED)
@@ -283,7 +315,7 @@ def _accept_changes(order: Order, command: AcceptChanges, actor: str, public_key
     )
 
 
-def _decline_changes(order: Order, command: DeclineChanges, actor: str, public_key: str | None) -> Draft:
+def _decline_changes(order: Order, command: DeclineChanges, actor: str, signer: Signer | None) -> Draft:
     return Draft(
         type=EventType.CHANGES_DECLINED, actor=actor, command_id=command.command_id, revision=order.revision,
         state=OrderState.SEEN, reason=command.reason,
@@ -298,7 +330,7 @@ def changed_line_ids(old: tuple[OrderLine, ...], new: tuple[OrderLine, ...]) -> 
     return tuple(line_id for line_id in ids if before.get(line_id) != after.get(line_id))
 
 
-def _amend(order: Order, command: AmendOrder, actor: str, public_key: str | None) -> Draft:
+def _amend(order: Order, command: AmendOrder, actor: str, signer: Signer | None) -> Draft:
     lines = command.lines if command.lines is not None else order.lines
     notes = command.notes if command.notes is not None else order.notes
     terms = order.terms().model_copy(update={"lines": lines, "notes": notes})
@@ -306,7 +338,7 @@ def _amend(order: Order, command: AmendOrder, actor: str, public_key: str | None
         raise OrderchatError(ErrorCode.INVALID, "the amendment changes nothing")
     revision = order.revision + 1
     digest = evidence.document_digest(terms, revision, None)
-    signature = countersign(order.id, actor, SignedAct.PLACE, revision, digest, command.signature, public_key)
+    signature = countersign(order.id, actor, SignedAct.PLACE, revision, digest, command.signature, command.signing_key, signer)
     return Draft(
         type=EventType.AMENDED, actor=actor, command_id=command.command_id, revision=revision, state=OrderState.DRAFT,
         reason=command.reason, terms=terms, changed_lines=changed_line_ids(order.lines, lines), signature=signature,

@@ -28,7 +28,7 @@ async def agreed_order(p, admin_nc):
 async def test_an_untouched_log_verifies(parties, admin_nc):
     order_id = await agreed_order(parties, admin_nc)
     reply = await parties.supplier.orders.events(order_id)
-    result = evidence.verify_log(order_id, reply.events)
+    result = evidence.verify_log(order_id, reply.events, evidence.key_book(reply.buyer, reply.supplier))
     assert result.ok and result.events == len(reply.events) == 5
     assert [(s.act, s.signer) for s in result.signatures] == [("place", "lin"), ("propose", "hongyun"), ("accept_changes", "lin")]
     assert result.head_hash == reply.events[-1]["hash"]
@@ -46,21 +46,23 @@ async def test_an_untouched_log_verifies(parties, admin_nc):
 )
 async def test_altering_an_event_is_caught_at_that_event(parties, admin_nc, position, tamper, problem):
     order_id = await agreed_order(parties, admin_nc)
-    events = copy.deepcopy((await parties.buyer.orders.events(order_id)).events)
+    reply = await parties.buyer.orders.events(order_id)
+    events = copy.deepcopy(reply.events)
     tamper(events[position - 1])
-    result = evidence.verify_log(order_id, events)
+    result = evidence.verify_log(order_id, events, evidence.key_book(reply.buyer, reply.supplier))
     assert not result.ok and result.first_bad == position and problem in result.problem
 
 
 async def test_rehashing_an_altered_event_still_breaks_the_chain_or_the_signature(parties, admin_nc):
     order_id = await agreed_order(parties, admin_nc)
-    original = (await parties.buyer.orders.events(order_id)).events
+    reply = await parties.buyer.orders.events(order_id)
+    original, keys = reply.events, evidence.key_book(reply.buyer, reply.supplier)
 
     # A forger who recomputes an altered event's hash breaks the link of the next event.
     events = copy.deepcopy(original)
     events[2]["card_seq"] = 99  # `seen`, unsigned
     events[2]["hash"] = evidence.event_hash(events[2])
-    result = evidence.verify_log(order_id, events)
+    result = evidence.verify_log(order_id, events, keys)
     assert (result.first_bad, result.ok) == (4, False) and "previous event's hash" in result.problem
 
     # Re-hashing a signed event (and re-chaining all after it) cannot forge the signature.
@@ -70,11 +72,11 @@ async def test_rehashing_an_altered_event_still_breaks_the_chain_or_the_signatur
         if i > 3:
             events[i]["prev_hash"] = events[i - 1]["hash"]
         events[i]["hash"] = evidence.event_hash(events[i])
-    result = evidence.verify_log(order_id, events)
+    result = evidence.verify_log(order_id, events, keys)
     assert result.first_bad == 4 and "propose signature of hongyun does not verify" in result.problem
 
     # Dropping an event breaks the chain where it was.
-    result = evidence.verify_log(order_id, [*original[:2], *original[3:]])
+    result = evidence.verify_log(order_id, [*original[:2], *original[3:]], keys)
     assert result.first_bad == 3 and "previous event's hash" in result.problem
 
 
@@ -86,6 +88,10 @@ async def test_parties_with_keys_must_sign_and_the_signature_must_be_theirs(part
         await p.supplier.orders.confirm(order.id)
     assert failure.value.code is ErrorCode.FORBIDDEN and "must be signed" in failure.value.message
     p.supplier.orders.use_seed(signing.new_seed())  # somebody else's key
+    with pytest.raises(OrderchatError) as failure:
+        await p.supplier.orders.confirm(order.id)
+    assert failure.value.code is ErrorCode.FORBIDDEN and "is not one of hongyun's keys" in failure.value.message
+    p.supplier.orders.signing_key = signing.public_key_of(p.supplier_seed)  # claims hongyun's key, signs with another
     with pytest.raises(OrderchatError) as failure:
         await p.supplier.orders.confirm(order.id)
     assert failure.value.code is ErrorCode.FORBIDDEN and "does not verify" in failure.value.message

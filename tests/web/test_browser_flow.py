@@ -13,6 +13,7 @@ from typing import Any
 import odoorpc
 import pytest
 from playwright.async_api import Browser, Page, expect
+from pypdf import PdfReader
 
 from orderchat.client import OrderchatClient
 from orderchat.integrations.demo_erp import SEED_USERS
@@ -178,6 +179,23 @@ async def test_buyer_and_supplier_chat_and_settle_an_erp_order(web_system: WebSy
     await download.save_as(letter)
     assert letter.read_bytes().startswith(b"%PDF") and download.suggested_filename.endswith(".pdf")
     await buyer.screenshot(path=artifacts / "07-confirmed-with-timeline-desktop.png")
+
+    # -- every commitment is signed evidence: the ERP's placing with lin's `erp` device key,
+    #    the answer and the acceptance made in the browsers with each party's `web` key --------
+    signed_as = [("place", "lin", "erp"), ("propose", "hongyun-pens", "web"), ("accept_changes", "lin", "web")]
+    letter_text = "\n".join(page.extract_text() for page in PdfReader(letter).pages)
+    for act, signer, device in signed_as:
+        assert f"{act}, revision" in letter_text and f"by {signer} (device {device})" in letter_text, letter_text
+    assert "unsigned:" not in letter_text, letter_text
+    lin_py = await party_client(web, "lin")
+    try:
+        order_id = next(o.id for o in await lin_py.orders.list() if o.erp_ref and o.erp_ref.endswith(f":{po_id}"))
+        verification = await lin_py.orders.verify(order_id)
+    finally:
+        await lin_py.close()
+    assert verification.ok, verification.problem
+    assert [(str(s.act), s.signer, s.device) for s in verification.signatures] == signed_as
+    assert verification.unsigned_acts == []
 
     # -- English, switchable; Chinese product names stay as they are ---------------------------
     await buyer.get_by_test_id("lang").click()

@@ -3,6 +3,7 @@
 // consumer; typing arrives on oc.<t>.live.<user>. NATS permissions tied to the user's nkey
 // decide what this connection may touch, exactly as for the Python client.
 import { wsconnect, nkeyAuthenticator, nuid } from "@nats-io/nats-core";
+import { Signer } from "./signing.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -40,7 +41,10 @@ export class Session {
     };
     if (seed) options.authenticator = nkeyAuthenticator(enc.encode(seed.trim()));
     const nc = await wsconnect(options);
-    return new Session(nc, { tenant, user, device });
+    const session = new Session(nc, { tenant, user, device });
+    // The key this device connects with also signs its party's order commitments.
+    session.signer = seed ? new Signer(seed) : null;
+    return session;
   }
 
   subject(op) {

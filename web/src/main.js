@@ -512,6 +512,9 @@ class App {
   async orderCommand(action, order, extra) {
     const body = { command_id: newId(), order_id: order.id, expected_version: order.version, ...extra };
     if (action !== "amend") body.revision = order.revision;
+    // Signed like every other device of the user: the service refuses an unsigned
+    // commitment (confirm, propose, accept changes, amend) from a party that has keys.
+    if (this.session.signer) Object.assign(body, this.session.signer.fieldsFor(this.session.user, action, order, body));
     const reply = await this.session.request(`order.${action}`, body, 20000);
     this.orders.set(order.id, reply.order);
     this.orderEvents.delete(order.id);

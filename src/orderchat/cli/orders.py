@@ -15,6 +15,7 @@ from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode, OrderchatError
 from orderchat.schemas.orders import LineAnswer, LineAnswerCode, LineChange, Order, OrderEventsReply, OrderLine, OrderReply, OrderState
 from orderchat.schemas.users import User
+from orderchat.security import ledger
 from orderchat.services.framework.typed_kv import TypedKV
 from orderchat.services.orders import evidence, letter, signing
 
@@ -33,7 +34,8 @@ ANSWER_HELP = (
 async def _client(ctx: click.Context, user: str) -> OrderchatClient:
     settings = settings_of(ctx)
     client = await OrderchatClient.connect(nats_url_of(ctx), user, tenant=settings.tenant, device="cli", **connect_options(ctx, user))
-    client.orders.use_seed(signing.load_seed(settings.home, settings.tenant, user))
+    if client.orders.seed is None:  # no device key on this connection: the party's own key, if any
+        client.orders.use_seed(signing.load_seed(settings.home, settings.tenant, user))
     return client
 
 
@@ -335,7 +337,7 @@ async def orders_verify(ctx, order_id, user, events_file, as_json) -> None:
     if events_file is None and user is None:
         raise click.UsageError("give --as USER (fetch the events) or --file EXPORT")
     reply = await _evidence(ctx, user, order_id, events_file)
-    result = evidence.verify_log(order_id, reply.events)
+    result = evidence.verify_log(order_id, reply.events, evidence.key_book(reply.buyer, reply.supplier))
     if as_json:
         emit_json({
             "order_id": order_id, "ok": result.ok, "events": result.events, "head_hash": result.head_hash,
@@ -345,7 +347,8 @@ async def orders_verify(ctx, order_id, user, events_file, as_json) -> None:
     elif result.ok:
         click.echo(f"ok: {order_id}: {result.events} events, chain head {result.head_hash}")
         for sig in result.signatures:
-            click.echo(f"  signed: {sig.act} r{sig.revision} by {sig.signer} ({sig.public_key})")
+            device = f", device {sig.device}" if sig.device else ""
+            click.echo(f"  signed: {sig.act} r{sig.revision} by {sig.signer} ({sig.public_key}{device})")
         for act in result.unsigned_acts:
             click.echo(f"  unsigned: {act}")
     else:
@@ -367,7 +370,7 @@ async def orders_letter(ctx, order_id, user, events_file, fmt, output) -> None:
     if events_file is None and user is None:
         raise click.UsageError("give --as USER (fetch the events) or --file EXPORT")
     reply = await _evidence(ctx, user, order_id, events_file)
-    result = evidence.verify_log(order_id, reply.events)
+    result = evidence.verify_log(order_id, reply.events, evidence.key_book(reply.buyer, reply.supplier))
     if result.order is None:
         raise OrderchatError(ErrorCode.INVALID, f"the events of {order_id} do not verify: #{result.first_bad}: {result.problem}")
     data = letter.render(reply, result, fmt)
@@ -385,7 +388,9 @@ async def orders_letter(ctx, order_id, user, events_file, fmt, output) -> None:
 @click.pass_context
 @async_command
 async def orders_keygen(ctx, user, force) -> None:
-    """Create USER's signing key (kept in ORDERCHAT_HOME/keys) and register its public key."""
+    """Create USER's own signing key (kept in ORDERCHAT_HOME/keys) and register its public key.
+    Not needed where parties have device keys (`orderchat users creds`): each device signs
+    with the key it connects with."""
     settings = settings_of(ctx)
     if signing.load_seed(settings.home, settings.tenant, user) is not None and not force:
         raise click.UsageError(f"{user} already has a key at {signing.seed_path(settings.home, settings.tenant, user)}; --force replaces it")
@@ -393,12 +398,20 @@ async def orders_keygen(ctx, user, force) -> None:
     try:
         directory = TypedKV(await nc.jetstream().key_value(names.KV_USERS), User)
         key = names.kv_key(settings.tenant, user)
-        if await directory.get(key) is None:
+        found = await directory.get(key)
+        if found is None:
             raise OrderchatError(ErrorCode.UNKNOWN_USER, f"no user {user!r}")
+        previous = found[0].public_key
+        if previous is not None:  # set before the ledger: record it, so it keeps verifying once replaced
+            known = (await ledger.keys_of(await ledger.ledger(nc.jetstream()), settings.tenant, user)).key(previous)
+            if known is None:
+                await ledger.record(nc.jetstream(), settings.tenant, user, previous, None, evidence.SINCE_EVER)
         seed = signing.new_seed()
         public_key = signing.public_key_of(seed)
         path = signing.store_seed(settings.home, settings.tenant, user, seed)
         await directory.update(key, lambda u: u.model_copy(update={"public_key": public_key}) if u else None)
+        # The previous party key (if any) is retired in the ledger, still verifying what it signed.
+        await ledger.record(nc.jetstream(), settings.tenant, user, public_key, None)
     finally:
         await nc.drain()
     click.echo(f"{user}: public key {public_key}; seed in {path}")

@@ -60,15 +60,21 @@ class OrdersApi:
     def __init__(self, client: "OrderchatClient") -> None:
         self.client = client
         self.seed: bytes | None = None
+        self.signing_key: str | None = None
 
     def use_seed(self, seed: bytes | None) -> None:
-        """Sign this user's commitments with `seed` (an nkey user seed, b"SU...")."""
+        """Sign this user's commitments with `seed` (an nkey user seed, b"SU..."): the seed of
+        the device key the client connected with (set by `OrderchatClient.connect`), or the
+        party's own key (`orderchat orders keygen`)."""
         self.seed = seed
+        self.signing_key = signing.public_key_of(seed) if seed is not None else None
 
-    def _sign(self, order_id: str, revision: int, act: SignedAct, digest: str) -> str | None:
+    def _sign(self, order_id: str, revision: int, act: SignedAct, digest: str) -> dict[str, str]:
+        """The command fields of a signature (`signature`, `signing_key`); none without a seed."""
         if self.seed is None:
-            return None
-        return signing.sign(self.seed, evidence.statement(order_id, revision, act, self.client.user, digest))
+            return {}
+        sig = signing.sign(self.seed, evidence.statement(order_id, revision, act, self.client.user, digest))
+        return {"signature": sig, "signing_key": self.signing_key} if self.signing_key else {"signature": sig}
 
     async def _command(self, action: OrderAction, command: Inbound) -> OrderReply:
         return await self.client.request(names.order_command_op(action), command, OrderReply, timeout=COMMAND_TIMEOUT)
@@ -92,7 +98,7 @@ class OrdersApi:
     async def verify(self, order_id: str) -> evidence.Verification:
         """Fetch the order's events and verify the chain and the signatures here."""
         reply = await self.events(order_id)
-        return evidence.verify_log(order_id, reply.events)
+        return evidence.verify_log(order_id, reply.events, evidence.key_book(reply.buyer, reply.supplier))
 
     # -- the buyer -------------------------------------------------------------------------
 
@@ -115,10 +121,10 @@ class OrdersApi:
         if order_id is None:
             order_id = order_id_for_ref(external_ref) if external_ref else f"o-{uuid.uuid4().hex[:12]}"
         terms = OrderTerms(order_id=order_id, erp_ref=external_ref, buyer=self.client.user, supplier=supplier, currency=currency, notes=notes, lines=lines)
-        signature = self._sign(order_id, 1, SignedAct.PLACE, evidence.document_digest(terms, 1, None))
+        signed = self._sign(order_id, 1, SignedAct.PLACE, evidence.document_digest(terms, 1, None))
         command = CreateOrder(
             command_id=command_id or new_command_id(), order_id=order_id, external_ref=external_ref, supplier=supplier,
-            currency=currency, notes=notes, lines=lines, send=send, signature=signature,
+            currency=currency, notes=notes, lines=lines, send=send, **signed,
         )
         return await self._command(OrderAction.CREATE, command)
 
@@ -143,10 +149,10 @@ class OrdersApi:
             "notes": notes if notes is not None else seen.notes,
         })
         revision = seen.revision + 1
-        signature = self._sign(order_id, revision, SignedAct.PLACE, evidence.document_digest(terms, revision, None))
+        signed = self._sign(order_id, revision, SignedAct.PLACE, evidence.document_digest(terms, revision, None))
         command = AmendOrder(
             command_id=command_id or new_command_id(), order_id=order_id, expected_version=seen.version,
-            reason=reason, lines=new_lines, notes=notes, signature=signature,
+            reason=reason, lines=new_lines, notes=notes, **signed,
         )
         return await self._command(OrderAction.AMEND, command)
 
@@ -155,7 +161,7 @@ class OrdersApi:
         digest = evidence.document_digest(seen.terms(), seen.revision, seen.answers)
         command = AcceptChanges(
             command_id=command_id or new_command_id(), order_id=order_id, expected_version=seen.version,
-            revision=seen.revision, signature=self._sign(order_id, seen.revision, SignedAct.ACCEPT_CHANGES, digest),
+            revision=seen.revision, **self._sign(order_id, seen.revision, SignedAct.ACCEPT_CHANGES, digest),
         )
         return await self._command(OrderAction.ACCEPT_CHANGES, command)
 
@@ -195,7 +201,7 @@ class OrdersApi:
         command = ConfirmOrder(
             command_id=command_id or new_command_id(), order_id=order_id, expected_version=seen.version,
             revision=seen.revision, note=note, supplier_ref=supplier_ref,
-            signature=self._sign(order_id, seen.revision, SignedAct.CONFIRM, digest),
+            **self._sign(order_id, seen.revision, SignedAct.CONFIRM, digest),
         )
         return await self._command(OrderAction.CONFIRM, command)
 
@@ -214,17 +220,17 @@ class OrdersApi:
         seen = await self._snapshot(order_id, order)
         by_line = {a.line_id: a for a in answers}
         complete = len(by_line) == len(answers) == len(seen.lines) and all(line.line_id in by_line for line in seen.lines)
-        signature = None
+        signed: dict[str, str] = {}
         if complete:
             # The service keeps answers in the order's line order: sign them that way.
             answers = tuple(by_line[line.line_id] for line in seen.lines)
             codes = {a.answer for a in answers}
             act = SignedAct.CONFIRM if codes == {LineAnswerCode.ACCEPTED} else SignedAct.PROPOSE
             if codes != {LineAnswerCode.REJECTED}:
-                signature = self._sign(order_id, seen.revision, act, evidence.document_digest(seen.terms(), seen.revision, answers))
+                signed = self._sign(order_id, seen.revision, act, evidence.document_digest(seen.terms(), seen.revision, answers))
         command = ProposeChanges(
             command_id=command_id or new_command_id(), order_id=order_id, expected_version=seen.version,
-            revision=seen.revision, answers=answers, note=note, supplier_ref=supplier_ref, signature=signature,
+            revision=seen.revision, answers=answers, note=note, supplier_ref=supplier_ref, **signed,
         )
         return await self._command(OrderAction.PROPOSE, command)
 

@@ -21,4 +21,9 @@ Identities:
   consumers, which already reach every stream, so per-service subject lists would look strict
   without being so; a separate key per deployment unit keeps them apart in `connz` and lets
   one be revoked.
+
+Signing: a party device's nkey also signs that party's order commitments (place, confirm,
+propose, accept changes). Registering a device key records it in the signing-key ledger
+(KV OC_PARTY_KEYS, `ledger.py`) and revoking it stamps `revoked_at` there, so what a
+revoked (or rotated) key signed before keeps verifying while nothing new is accepted from it.
 """

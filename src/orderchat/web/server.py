@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from orderchat.schemas.orders import OrderEventsReply
 from orderchat.services.orders import letter
-from orderchat.services.orders.evidence import verify_log
+from orderchat.services.orders.evidence import key_book, verify_log
 
 from .assets import check_built
 
@@ -131,7 +131,7 @@ class WebServer:
             reply = OrderEventsReply.model_validate_json(await request.read())
         except ValidationError as exc:
             raise web.HTTPBadRequest(text=f"not an order.events reply: {exc.error_count()} problem(s)") from None
-        verification = verify_log(reply.order_id, reply.events)
+        verification = verify_log(reply.order_id, reply.events, key_book(reply.buyer, reply.supplier))
         if not verification.ok or verification.order is None:
             raise web.HTTPUnprocessableEntity(text=f"the events do not verify: {verification.problem or 'empty log'}")
         # PDF rendering with an embedded CJK font takes a moment: keep the loop free.
