@@ -27,6 +27,9 @@ class Topology:
     """All streams and buckets for one deployment; replicas = 3 on a cluster."""
 
     replicas: int = 1
+    # Fan-out on read gives every device a consumer on CHAT. nats-server 2.15 caps a stream at
+    # 1,000 consumers unless the stream sets its own limit (and -1 no longer means unlimited).
+    max_inbox_consumers: int = 1_000_000
 
     def streams(self) -> list[StreamConfig]:
         r = self.replicas
@@ -40,6 +43,7 @@ class Topology:
                 num_replicas=r,
                 duplicate_window=DEDUPE_WINDOW,
                 max_msg_size=64 * 1024,
+                max_consumers=self.max_inbox_consumers,
                 allow_direct=True,
                 discard=DiscardPolicy.OLD,
             ),

@@ -60,3 +60,10 @@ async def test_second_run_changes_nothing_and_changed_definitions_update(nats_ur
         for b in _Renamed(suffix=suffix).buckets():
             await js.delete_key_value(b.bucket)
         await nc.drain()
+
+
+async def test_chat_takes_more_device_consumers_than_the_server_default(admin_nc):
+    """nats-server 2.15 limits a stream to 1,000 consumers unless the stream says otherwise;
+    every device's inbox is a consumer on CHAT, so CHAT must carry its own limit."""
+    info = await admin_nc.jetstream().stream_info("CHAT")
+    assert info.config.max_consumers == Topology().max_inbox_consumers > 1000
