@@ -28,22 +28,29 @@ META_REV = "membership_rev"
 
 
 class Device(Stored):
-    user: str
     device: str
     consumer: str
     created_at: datetime
+
+
+class UserDevices(Stored):
+    """A user's devices in one KV value: listing them is one get, not a key scan (a scan is
+    an ephemeral consumer per call)."""
+
+    user: str
+    devices: tuple[Device, ...] = ()
 
 
 class Inboxes:
     def __init__(self, js: JetStreamContext) -> None:
         self.js = js
         self.memberships: TypedKV[Membership]
-        self.devices: TypedKV[Device]
+        self.devices: TypedKV[UserDevices]
         self._locks = KeyedLocks()
 
     async def start(self) -> None:
         self.memberships = TypedKV(await self.js.key_value(names.KV_MEMBERSHIPS), Membership)
-        self.devices = TypedKV(await self.js.key_value(names.KV_DEVICES), Device)
+        self.devices = TypedKV(await self.js.key_value(names.KV_DEVICES), UserDevices)
 
     async def convs_of(self, tenant: str, user: str) -> tuple[list[str], int]:
         found = await self.memberships.get(names.kv_key(tenant, user))
@@ -72,21 +79,20 @@ class Inboxes:
 
     async def open_device(self, tenant: str, user: str, device: str) -> tuple[str, int]:
         """Ensure the device's consumer exists and follows the user's conversations."""
-        key = names.kv_key(tenant, user, device)
-        if await self.devices.get(key) is None:
-            record = Device(
-                user=user,
-                device=device,
-                consumer=names.device_consumer(tenant, user, device),
-                created_at=datetime.now(timezone.utc),
-            )
-            await self.devices.create(key, record)
+        def add(current: UserDevices | None) -> UserDevices | None:
+            known = current.devices if current else ()
+            if any(d.device == device for d in known):
+                return None
+            record = Device(device=device, consumer=names.device_consumer(tenant, user, device), created_at=datetime.now(timezone.utc))
+            return UserDevices(user=user, devices=(*known, record))
+
+        await self.devices.update(names.kv_key(tenant, user), add)
         convs = await self.sync_user(tenant, user)
         return names.device_consumer(tenant, user, device), convs
 
     async def _device_names(self, tenant: str, user: str) -> list[str]:
-        keys = await self.devices.keys(f"{names.kv_key(tenant, user)}.*")
-        devices = [k.rsplit(".", 1)[1] for k in keys]
+        found = await self.devices.get(names.kv_key(tenant, user))
+        devices = [d.device for d in found[0].devices] if found else []
         return devices or ["main"]
 
     async def sync_user(self, tenant: str, user: str) -> int:

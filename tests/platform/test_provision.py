@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import nats
 from nats.js.api import StreamConfig
 
-from orderchat.runtime.provision import provision
+from orderchat.runtime.provision import BUCKET_MAX_CONSUMERS, provision
 from orderchat.schemas.streams import Topology
 
 
@@ -67,3 +67,6 @@ async def test_chat_takes_more_device_consumers_than_the_server_default(admin_nc
     every device's inbox is a consumer on CHAT, so CHAT must carry its own limit."""
     info = await admin_nc.jetstream().stream_info("CHAT")
     assert info.config.max_consumers == Topology().max_inbox_consumers > 1000
+    for bucket in Topology().buckets():  # every KV watcher is a consumer on its bucket's stream
+        kv_info = await admin_nc.jetstream().stream_info(f"KV_{bucket.bucket}")
+        assert kv_info.config.max_consumers == BUCKET_MAX_CONSUMERS, bucket.bucket

@@ -62,9 +62,15 @@ async def _apply_stream(js: JetStreamContext, config: StreamConfig, report: Prov
         report.unchanged.append(label)
 
 
+# nats-server 2.15 caps a stream at 1,000 consumers unless the stream sets its own limit; every
+# KV watcher (a service's cache, a key listing) is a consumer on the bucket's stream.
+BUCKET_MAX_CONSUMERS = 100_000
+
+
 def _bucket_stream_config(kv: KeyValueConfig, existing: StreamConfig) -> StreamConfig:
     """The stream behind a bucket, with the bucket's settings applied to it."""
     updated = StreamConfig.from_response(existing.as_dict())
+    updated.max_consumers = BUCKET_MAX_CONSUMERS
     updated.description = kv.description
     updated.max_msgs_per_subject = kv.history
     updated.max_age = kv.ttl
@@ -82,6 +88,9 @@ async def _apply_bucket(js: JetStreamContext, kv: KeyValueConfig, report: Provis
         info = await js.stream_info(stream)
     except NotFoundError:
         await js.create_key_value(kv)
+        created = await js.stream_info(stream)
+        # Settings the KV API has no field for (consumer limit, per-key TTL).
+        await js.update_stream(_bucket_stream_config(kv, created.config))
         report.created.append(label)
         return
     wanted = _bucket_stream_config(kv, info.config)
