@@ -73,6 +73,16 @@ def render(results: dict[str, Any]) -> str:
             f"unread counts right: {scale['unread_counts_correct']} of {scale['unread_counts_checked']}; "
             f"RSS: services {scale['services_rss_mb']} MB, nats-server {scale['nats_server_rss_mb']} MB; store {scale['store_mb']} MB",
         ]
+        for run_ in scale.get("search", []):
+            search = run_["search"]
+            out += [
+                "",
+                f"Search over {run_['messages']:,} messages and {run_['orders']:,} orders ({run_['backend']}; ms per query, chat and orders together)",
+                *_table(
+                    ["user", "samples", "p50 ms", "p99 ms"],
+                    [[who, str(t["samples"]), _n(t["p50_ms"], 2), _n(t["p99_ms"], 2)] for who, t in search.items()],
+                ),
+            ]
     else:
         out += [f"Scale: {scale.get('status')} ({scale.get('reason', '')})"]
     out += ["", "Targets"]

@@ -26,6 +26,7 @@ from .baseline import RawBaseline
 from .options import BenchOptions
 from .processes import CpuMeter, provision_server, services_process, start_server
 from .scale import ScalePlan, measure_reads, seed_directory, seed_messages, wait_caught_up
+from .search_scale import ScaleSearchPlan, search_scale
 
 LAYOUT = (
     "3 processes on the same 2 cores: nats-server; the measured side (orderchat's services, or the "
@@ -222,6 +223,7 @@ async def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
         scale: dict[str, Any] = {"status": "not run", "reason": "pass --scale (outside CI)"}
         if options.scale:
             scale = await scale_run(options, work_dir, progress)
+            scale["search"] = await search_runs(options, work_dir, progress)
     finally:
         if own_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -229,6 +231,16 @@ async def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
     results["targets"] = targets(results)
     meta["seconds"] = round(time.perf_counter() - started, 1)
     return results
+
+
+async def search_runs(options: BenchOptions, work_dir: Path, progress: Progress) -> list[dict[str, Any]]:
+    """Search over an archive store holding the scale run's messages and a tenth as many
+    orders: SQLite always, PostgreSQL too when ORDERCHAT_BENCH_PG_URL names one (emptied)."""
+    plan = ScaleSearchPlan(messages=options.scale_messages, orders=max(100, options.scale_messages // 10))
+    stores = [f"sqlite:///{work_dir / 'search-scale.sqlite3'}"]
+    if os.environ.get("ORDERCHAT_BENCH_PG_URL"):
+        stores.append(os.environ["ORDERCHAT_BENCH_PG_URL"])
+    return [await search_scale(plan, url, progress) for url in stores]
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -265,6 +277,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"history page p99 at {scale['messages']} messages", "<= 20 ms", page, page <= 20)
         rss = scale["services_rss_mb"]
         add("RSS of all services at that scale", "<= 300 MB", rss, rss <= 300)
+        for run_ in scale.get("search", []):
+            p99 = run_["search"]["all"]["p99_ms"]
+            add(f"search p99, {run_['backend']}, {run_['messages']} msgs / {run_['orders']} orders", "<= 50 ms", p99, p99 <= 50)
     else:
         add("history page at 1M messages", "<= 20 ms", None, None)
         add("RSS of all services at 1M messages", "<= 300 MB", None, None)

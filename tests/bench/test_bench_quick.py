@@ -84,6 +84,12 @@ def test_scale_section_reads_through_the_services(results: dict) -> None:
         assert scale[read]["samples"] > 0 and positive(scale[read]["p50_ms"])
     assert scale["unread_counts_checked"] > 0
     assert positive(scale["services_rss_mb"]) and positive(scale["nats_server_rss_mb"])
+    [sqlite] = [run for run in scale["search"] if run["backend"] == "sqlite"]
+    assert sqlite["messages"] == scale["messages"] and sqlite["orders"] > 0
+    for who in ("buyer", "supplier", "supplier_categories", "all"):
+        timing = sqlite["search"][who]
+        assert timing["samples"] > 0 and 0 < timing["p50_ms"] <= timing["p99_ms"], (who, timing)
+    assert any(t["target"].startswith("search p99, sqlite") for t in results["targets"])
 
 
 def test_order_sync_times_every_order_both_ways(results: dict) -> None:
@@ -107,7 +113,8 @@ def test_order_sync_times_every_order_both_ways(results: dict) -> None:
 
 def test_targets_are_judged(results: dict) -> None:
     rows = results["targets"]
-    assert len(rows) == 3 * len(SYNC_MODES) + 3 + 2
+    search_rows = len(results["scale"].get("search", []))
+    assert len(rows) == 3 * len(SYNC_MODES) + 3 + 2 + search_rows
     for row in rows:
         assert row["met"] in (True, False, None)
         assert (row["measured"] is None) == (row["met"] is None)
