@@ -149,7 +149,9 @@ def services_process(url: str, names: list[str], log_dir: Path, settings: dict[s
     """orderchat's real services, hosted exactly as `orderchat serve` hosts them (uvloop);
     `settings` are `ORDERCHAT_*` environment variables, read by `serve` as any deployment's."""
     argv = [sys.executable, "-m", "orderchat.cli.main", "--nats-url", url, "serve", "--http-port", "0", *names]
-    return ChildProcess(label, argv, log_dir, ready_marker="serving ", env=settings)
+    # The services' own files (the archive's store) stay in the bench's work dir.
+    env = {"ORDERCHAT_HOME": str(log_dir / "home"), **(settings or {})}
+    return ChildProcess(label, argv, log_dir, ready_marker="serving ", env=env)
 
 
 def demo_erp_process(db_file: Path, port: int, log_dir: Path, webhook_url: str | None = None, label: str = "demo-erp") -> ChildProcess:

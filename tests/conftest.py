@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +23,20 @@ from orderchat.runtime.provision import provision
 from orderchat.runtime.services import ServiceHost
 from orderchat.runtime.users import upsert_user
 from orderchat.schemas.users import PartyRole, User
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Everything tests start (services in-process, `orderchat serve` children, the CLI) keeps its
+    files (archive stores, keys, runtime.json) in a throwaway home, never in ~/.orderchat."""
+    home = Path(tempfile.mkdtemp(prefix="orderchat-test-home-"))
+    config._orderchat_home = home  # type: ignore[attr-defined]
+    os.environ["ORDERCHAT_HOME"] = str(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = getattr(config, "_orderchat_home", None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 class ContainerNats:

@@ -42,6 +42,7 @@ from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.schemas.orders import EventType, Order, OrderEvent, OrderLine
 from orderchat.services.framework.dead_letters import park
+from orderchat.services.framework.pull import fetch
 from orderchat.services.framework.stream_consumer import RECOVERABLE
 
 from . import chatter
@@ -136,7 +137,7 @@ class WriteBack:
         while not self._stopping.is_set():
             try:
                 # One at a time, answered the moment an event is stored (a lingering pull).
-                msgs = await self._sub.fetch(1, timeout=1.0)
+                msgs = await fetch(self._sub, 1, 1.0)
                 backoff = 0.1
             except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
                 continue

@@ -32,6 +32,7 @@ from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.services.framework.dead_letters import park
 from orderchat.services.framework.metrics import BATCH_SIZE, STREAM_MESSAGES
+from orderchat.services.framework.pull import fetch
 
 from .extract import Unreadable, add_chat, add_order_event
 from .metrics import LAST_APPLIED, PENDING
@@ -139,7 +140,7 @@ class Projector:
         failures = 0
         while True:
             try:
-                msgs = await self._sub.fetch(self.batch, timeout=self.idle)  # type: ignore[union-attr]
+                msgs = await fetch(self._sub, self.batch, self.idle)
             except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
                 await self._caught_up_idle()
                 continue

@@ -47,6 +47,7 @@ from orderchat.schemas.errors import ErrorCode, OrderchatError
 from .context import ServiceContext
 from .dead_letters import park
 from .metrics import BATCH_SIZE, STREAM_MESSAGES
+from .pull import fetch
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class StreamConsumer:
             self._reconnects = self.ctx.nc.stats["reconnects"]
             self._check_after_reconnect = True
         try:
-            return await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_wait)
+            return await fetch(self._sub, self.spec.batch, self.spec.fetch_wait)
         except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
             if self._check_after_reconnect:
                 await self._unstall()

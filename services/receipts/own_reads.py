@@ -25,6 +25,7 @@ from orderchat.schemas import names
 from orderchat.schemas.receipts import ReadCursor
 from orderchat.services.framework.directory import Directory
 from orderchat.services.framework.conversation_log import HDR_SEQ
+from orderchat.services.framework.pull import fetch
 
 from .announcer import SenderIndex
 from .cursors import CursorStore
@@ -97,7 +98,7 @@ class OwnReads:
                 sub = await self.js.pull_subscribe_bind(durable=DURABLE, stream=names.STREAM_CHAT)
                 while True:
                     try:
-                        msgs = await sub.fetch(BATCH, timeout=1.0)
+                        msgs = await fetch(sub, BATCH, 1.0)
                     except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
                         continue
                     if not msgs:

@@ -41,6 +41,7 @@ from orderchat.schemas.conversations import (
 )
 from orderchat.schemas.errors import ErrorReply, OrderchatError
 from orderchat.schemas.inbox import InboxEvent
+from orderchat.services.framework.pull import fetch
 
 from .orders import OrdersApi
 from orderchat.security.refusals import RefusalLog, connect_or_refused, with_refusal_log
@@ -377,14 +378,6 @@ class OrderchatClient:
         return await self.request(names.OP_PRESENCE_GET, PresenceRequest(users=users), PresenceReply)
 
 
-def _raise_if_cancelling() -> None:
-    """Python 3.11's asyncio.wait_for (inside nats-py's fetch) can swallow a cancellation that
-    arrives as the fetch completes; a reader told to stop must still stop."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class Inbox:
     """A device's inbox: fetches from the device's durable consumer, acknowledges what the
     loop body handled, and shows every conversation gapless, in order, and once.
@@ -517,10 +510,8 @@ class Inbox:
             self._reconnects = self.client.nc.stats["reconnects"]
             self._check_after_reconnect = True
         try:
-            msgs = await self._sub.fetch(self.batch, timeout=self.idle)
-            _raise_if_cancelling()
+            msgs = await fetch(self._sub, self.batch, self.idle)
         except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
-            _raise_if_cancelling()
             # An empty inbox, or NATS refused this key the device's consumer: say which.
             self.client.refusals.raise_if_refused(names.js_consumer_next(self.session.stream, self.session.consumer))  # type: ignore[union-attr]
             self._failing_since = None
