@@ -140,10 +140,14 @@ async def test_buyer_and_supplier_chat_and_settle_an_erp_order(web_system: WebSy
     red, lead = supplier_card.get_by_test_id("order-line").nth(0), supplier_card.get_by_test_id("order-line").nth(1)
     await expect(red).to_contain_text("PEN-GEL05-RED")
     await red.get_by_test_id("answer-accepted_with_changes").click()
-    await red.get_by_test_id("change-qty").fill("120")
-    await red.get_by_test_id("change-date").fill("2030-05-10")
     await red.get_by_test_id("change-sku").fill("PEN-GEL05-BLU")
     await red.get_by_test_id("change-sku-name").fill("中性笔 0.5mm (蓝色)")
+    await red.get_by_test_id("change-date").fill("2030-05-10")
+    await red.get_by_test_id("change-qty").fill("120")
+    # The card re-renders on live order events (the card being seen, receipts); what was typed
+    # must be there when the answers go out.
+    for testid, value in (("change-qty", "120"), ("change-date", "2030-05-10"), ("change-sku", "PEN-GEL05-BLU")):
+        await expect(red.get_by_test_id(testid)).to_have_value(value, timeout=UI_TIMEOUT)
     await expect(lead.get_by_test_id("answer-accepted")).to_have_class("chip on")
     await supplier_card.screenshot(path=artifacts / "05-card-answer-per-line-phone.png")
     await supplier_card.get_by_test_id("submit-answers").click()
