@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SOURCES := $(shell find src schemas services integrations bench web hatch_build.py -type f -not -path '*/__pycache__/*' -not -path '*/node_modules/*' 2>/dev/null)
 
-.PHONY: up test bench clean
+.PHONY: up test bench clean browser-deps
 
 $(BIN)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ $(BIN)/.installed: $(BIN)/.deps $(SOURCES)
 up: $(BIN)/.installed
 	$(BIN)/orderchat up
 
-test: $(BIN)/.installed
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here); a CJK
+# font lets it render the Chinese interface. Installed once, skipped when present.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list ':lang=zh' 2>/dev/null | grep -q .; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei; \
+	fi
+
+test: $(BIN)/.installed browser-deps
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed
