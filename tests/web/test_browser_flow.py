@@ -140,12 +140,12 @@ async def test_buyer_and_supplier_chat_and_settle_an_erp_order(web_system: WebSy
     red, lead = supplier_card.get_by_test_id("order-line").nth(0), supplier_card.get_by_test_id("order-line").nth(1)
     await expect(red).to_contain_text("PEN-GEL05-RED")
     await red.get_by_test_id("answer-accepted_with_changes").click()
+    await red.get_by_test_id("change-qty").fill("120")
+    await red.get_by_test_id("change-date").fill("2030-05-10")
     await red.get_by_test_id("change-sku").fill("PEN-GEL05-BLU")
     await red.get_by_test_id("change-sku-name").fill("中性笔 0.5mm (蓝色)")
-    await red.get_by_test_id("change-date").fill("2030-05-10")
-    await red.get_by_test_id("change-qty").fill("120")
-    # The card re-renders on live order events (the card being seen, receipts); what was typed
-    # must be there when the answers go out.
+    # The card re-renders on live order events (the card being seen, receipts) while this is
+    # typed; what was typed first must still be there when the answers go out.
     for testid, value in (("change-qty", "120"), ("change-date", "2030-05-10"), ("change-sku", "PEN-GEL05-BLU")):
         await expect(red.get_by_test_id(testid)).to_have_value(value, timeout=UI_TIMEOUT)
     await expect(lead.get_by_test_id("answer-accepted")).to_have_class("chip on")
@@ -267,6 +267,19 @@ async def party_client(web: WebSystem, user: str) -> OrderchatClient:
     return await OrderchatClient.connect(web.running.nats_url, user, tenant=web.settings.tenant, nkeys_seed=str(seed))
 
 
+async def until_read(client: OrderchatClient, conv: str, timeout: float = 15.0) -> None:
+    """Until nothing in `conv` is unread for the client's user."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        reply = await client.conversations()
+        unread = next(s.unread for s in reply.conversations if s.conversation.id == conv)
+        if unread == 0:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{unread} messages of {conv} still unread after {timeout}s")
+        await asyncio.sleep(0.1)
+
+
 async def test_history_scrolls_back_and_the_buyer_amends_an_open_order(web_system: WebSystem, browser: Browser, artifacts: Path) -> None:
     web = web_system
     supplier = await party_client(web, "sunrise-paper")
@@ -298,6 +311,11 @@ async def test_history_scrolls_back_and_the_buyer_amends_an_open_order(web_syste
         await card.get_by_test_id("submit-amend").click()
         await expect(page.get_by_test_id("order-card").last.get_by_test_id("line-qty")).to_have_text("40 pcs", timeout=UI_TIMEOUT)
         await page.screenshot(path=artifacts / "09-amended-order-phone.png")
+        # The open chat marks what it shows as read a moment after it arrives; wait for the
+        # buyer's read cursor to get there before reloading.
+        conv = (await buyer_py.orders.show(created.order.id)).conv
+        assert conv is not None
+        await until_read(buyer_py, conv)
         # A reload keeps the tab signed in (its key stays in this tab's session storage) and
         # counts nothing twice: everything shown was read.
         await page.reload()
@@ -357,5 +375,75 @@ async def test_backorder_and_rejected_line_are_declined_then_the_supplier_reject
         assert order.state is OrderState.REJECTED
         for context in contexts:
             await context.close()
+    finally:
+        await buyer_py.close()
+
+
+async def update_from_outside(page: Page, buyer: OrderchatClient, text: str) -> None:
+    """The buyer writes from its other client; the supplier's page shows it, and re-renders
+    the open conversation's messages (order card included) to do so."""
+    await buyer.send(text, to="sunrise-paper")
+    await expect(page.get_by_test_id("their-message").filter(has_text=text)).to_be_visible(timeout=UI_TIMEOUT)
+
+
+async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system: WebSystem, browser: Browser) -> None:
+    """Messages, receipts and order events re-render the open conversation while the supplier
+    types into its card. The field being typed in stays the same field, with its focus: the
+    keys pressed after an update land where the first ones did, and what goes out is all of it."""
+    web = web_system
+    buyer_py = await party_client(web, "lin")
+    try:
+        lines = [
+            OrderLine(line_id="1", sku="NB-A5-LINED", description="A5 横线笔记本", category="Notebooks", quantity=Decimal(50), unit_price=Decimal("6.5")),
+            OrderLine(line_id="2", sku="PAP-A3-80", description="A3复印纸 80克", category="Paper", quantity=Decimal(10), unit_price=Decimal(45)),
+        ]
+        order_id = (await buyer_py.orders.create("sunrise-paper", lines)).order.id
+        context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+        page = await context.new_page()
+        await page.goto(web.url)
+        await page.get_by_test_id("demo-sunrise-paper").click()
+        await expect(page.get_by_test_id("me")).to_have_text("sunrise-paper", timeout=UI_TIMEOUT)
+        await page.get_by_test_id("conversation").filter(has_text="lin").click()
+        card = page.get_by_test_id("order-card").last
+        await card.get_by_test_id("answer-lines").click(timeout=UI_TIMEOUT)
+        notebook = card.get_by_test_id("order-line").nth(0)
+        await notebook.get_by_test_id("answer-accepted_with_changes").click()
+
+        # -- per-line change fields: half a quantity, an update, the rest of it ----------------
+        qty, price = notebook.get_by_test_id("change-qty"), notebook.get_by_test_id("change-price")
+        await qty.click()
+        await page.keyboard.type("12")
+        await update_from_outside(page, buyer_py, "数量多少都行")
+        await page.keyboard.type("0")
+        await expect(qty).to_have_value("120")
+        await expect(qty).to_be_focused()
+        await price.click()
+        await page.keyboard.type("5.")
+        await update_from_outside(page, buyer_py, "价格也可以商量")
+        await page.keyboard.type("8")
+        await expect(price).to_have_value("5.8")
+        await expect(qty).to_have_value("120")
+        await expect(notebook.get_by_test_id("answer-accepted_with_changes")).to_have_class("chip on")
+        await card.get_by_test_id("submit-answers").click()
+        await expect(card.get_by_test_id("order-state")).to_have_attribute("class", "state state-changes_proposed", timeout=UI_TIMEOUT)
+        proposed = await buyer_py.orders.show(order_id)
+        change = next(a.change for a in proposed.answers if a.line_id == "1")
+        assert change is not None and (change.quantity, change.unit_price) == (Decimal(120), Decimal("5.8")), proposed.answers
+
+        # -- a reason box: the buyer declines, the supplier types its rejection through updates --
+        await buyer_py.orders.decline_changes(order_id, "请按原单供货")
+        await card.get_by_test_id("reject-order").click(timeout=UI_TIMEOUT)
+        reason = card.get_by_test_id("reject-reason")
+        await reason.click()
+        await page.keyboard.type("本月")
+        await update_from_outside(page, buyer_py, "那怎么办？")
+        await page.keyboard.type("无法供货")
+        await expect(reason).to_have_value("本月无法供货")
+        await expect(reason).to_be_focused()
+        await card.get_by_test_id("confirm-reject").click()
+        await expect(card.get_by_test_id("order-state")).to_have_attribute("class", "state state-rejected", timeout=UI_TIMEOUT)
+        events = (await buyer_py.orders.events(order_id)).events
+        assert [e["reason"] for e in events if e["type"] == "rejected"] == ["本月无法供货"], events
+        await context.close()
     finally:
         await buyer_py.close()

@@ -1,18 +1,20 @@
 // An order inside the chat: its lines, state, per-line answers and timeline, and the
 // one-tap answers of whoever holds the next move. It renders the order as the orders
 // service last reported it (order.show, refreshed on every order event in the inbox).
-import { h, clear } from "./dom.js";
+import { h } from "./dom.js";
 import { t, formatNumber, formatDateTime } from "./i18n.js";
 import { newId } from "./api.js";
 
 const AWAITING_SUPPLIER = new Set(["sent", "seen"]);
 const BUYER_CAN_AMEND = new Set(["sent", "seen", "confirmed", "changes_proposed"]);
 
-// What the user is typing into a card survives re-renders caused by live updates.
+// What the user is typing into a card survives re-renders caused by live updates: the
+// state is kept here (a reason per form), and the page patches the card in place rather than
+// replacing it (dom.js patch), so the field in use keeps its focus, caret and composition.
 const drafts = new Map();
 
 function draftOf(orderId) {
-  if (!drafts.has(orderId)) drafts.set(orderId, { mode: null, answers: {}, amend: {}, reason: "", timeline: false });
+  if (!drafts.has(orderId)) drafts.set(orderId, { mode: null, answers: {}, amend: {}, reasons: {}, timeline: false });
   return drafts.get(orderId);
 }
 
@@ -35,11 +37,11 @@ export function renderCard(app, cardView, { latest }) {
     return root;
   }
   const lines = order ? order.lines : cardView.lines;
-  const table = h("div", { class: "lines" });
+  const table = h("div", { class: "lines", "data-key": "lines" });
   for (const line of lines) table.append(renderLine(app, order, line, answers.get(line.line_id) || (line.answer ? { answer: line.answer } : null), draft));
   root.append(table);
   const total = order ? totalOf(order.lines) : cardView.total;
-  if (total !== null && total !== undefined) root.append(h("div", { class: "total" }, `${t("total")}: ${formatNumber(total)} ${view.currency}`));
+  if (total !== null && total !== undefined) root.append(h("div", { class: "total", "data-key": "total" }, `${t("total")}: ${formatNumber(total)} ${view.currency}`));
   const erp = app.erpStatus.get(cardView.order_id);
   if (erp) root.append(h("div", { class: `erp erp-${erp.event}`, testid: "erp-status" }, erpText(erp)));
   if (order) root.append(renderActions(app, order, draft));
@@ -65,7 +67,7 @@ function totalOf(lines) {
 }
 
 function renderLine(app, order, line, answer, draft) {
-  const row = h("div", { class: "line", testid: "order-line", "data-line": line.line_id },
+  const row = h("div", { class: "line", testid: "order-line", "data-line": line.line_id, "data-key": `line-${line.line_id}` },
     h("div", { class: "line-desc" }, h("span", { class: "desc" }, line.description), h("span", { class: "sku" }, line.sku)),
     h("div", { class: "line-nums" },
       h("span", { testid: "line-qty" }, `${formatNumber(line.quantity)} ${line.unit}`),
@@ -94,24 +96,20 @@ function renderAnswer(answer) {
 
 function lineAnswerEditor(app, order, line, draft) {
   const current = draft.answers[line.line_id] || (draft.answers[line.line_id] = { answer: "accepted", change: {} });
-  const box = h("div", { class: "line-editor" });
-  const draw = () => {
-    const choices = ["accepted", "accepted_with_changes", "backordered", "rejected"].map((code) =>
-      h("button", {
-        class: `chip ${current.answer === code ? "on" : ""}`, testid: `answer-${code}`, type: "button",
-        onclick: () => { current.answer = code; draw(); },
-      }, t({ accepted: "accept", accepted_with_changes: "change", backordered: "backorder", rejected: "reject" }[code])));
-    const fields = current.answer === "accepted_with_changes" ? h("div", { class: "change-fields" },
-      field("number", t("newQty"), "change-qty", current.change, "quantity", line.quantity),
-      field("date", t("newDate"), "change-date", current.change, "delivery_date", line.requested_date),
-      field("number", t("newPrice"), "change-price", current.change, "unit_price", line.unit_price),
-      field("text", t("substitute"), "change-sku", current.change, "substitute_sku", ""),
-      field("text", t("substituteName"), "change-sku-name", current.change, "substitute_description", ""),
-    ) : null;
-    clear(box, h("div", { class: "chips" }, choices), fields);
-  };
-  draw();
-  return box;
+  // A choice goes through the card's own re-render, like every other update to it.
+  const choices = ["accepted", "accepted_with_changes", "backordered", "rejected"].map((code) =>
+    h("button", {
+      class: `chip ${current.answer === code ? "on" : ""}`, testid: `answer-${code}`, type: "button",
+      onclick: () => { current.answer = code; app.rerenderOrder(order.id); },
+    }, t({ accepted: "accept", accepted_with_changes: "change", backordered: "backorder", rejected: "reject" }[code])));
+  const fields = current.answer === "accepted_with_changes" ? h("div", { class: "change-fields" },
+    field("number", t("newQty"), "change-qty", current.change, "quantity", line.quantity),
+    field("date", t("newDate"), "change-date", current.change, "delivery_date", line.requested_date),
+    field("number", t("newPrice"), "change-price", current.change, "unit_price", line.unit_price),
+    field("text", t("substitute"), "change-sku", current.change, "substitute_sku", ""),
+    field("text", t("substituteName"), "change-sku-name", current.change, "substitute_description", ""),
+  ) : null;
+  return h("div", { class: "line-editor" }, h("div", { class: "chips" }, choices), fields);
 }
 
 function field(type, label, testid, target, key, placeholder) {
@@ -130,8 +128,13 @@ function lineAmendEditor(app, line, draft) {
   );
 }
 
+// The reason typed for the form open now (reject, decline, amend): each form has its own.
 function reasonBox(draft, testid) {
-  return h("input", { class: "reason", testid, placeholder: t("reason"), value: draft.reason, oninput: (e) => { draft.reason = e.target.value; } });
+  return h("input", { class: "reason", testid, placeholder: t("reason"), value: reasonOf(draft), oninput: (e) => { draft.reasons[draft.mode] = e.target.value; } });
+}
+
+function reasonOf(draft, fallback = "") {
+  return draft.reasons[draft.mode] || fallback;
 }
 
 function renderActions(app, order, draft) {
@@ -140,7 +143,7 @@ function renderActions(app, order, draft) {
     e.target.disabled = true;
     try {
       await fn();
-      if (resets) Object.assign(draft, { mode: null, answers: {}, amend: {}, reason: "" });
+      if (resets) Object.assign(draft, { mode: null, answers: {}, amend: {}, reasons: {} });
     } catch (err) {
       app.toast(t("error", { msg: err.message }));
     } finally {
@@ -150,7 +153,7 @@ function renderActions(app, order, draft) {
   };
   const button = (label, testid, onclick, primary = false) => h("button", { class: primary ? "primary" : "", testid, type: "button", onclick }, label);
   const set = (mode) => () => { draft.mode = mode; app.rerenderOrder(order.id); };
-  const bar = h("div", { class: "actions" });
+  const bar = h("div", { class: "actions", "data-key": "actions" });
   if (me === order.supplier && AWAITING_SUPPLIER.has(order.state)) {
     if (draft.mode === "answer") {
       bar.append(
@@ -158,7 +161,7 @@ function renderActions(app, order, draft) {
         button(t("cancel"), "cancel-edit", set(null)));
     } else if (draft.mode === "reject") {
       bar.append(reasonBox(draft, "reject-reason"),
-        button(t("confirmReject"), "confirm-reject", act(() => app.orderCommand("reject", order, { reason: draft.reason || t("reject") }))),
+        button(t("confirmReject"), "confirm-reject", act(() => app.orderCommand("reject", order, { reason: reasonOf(draft, t("reject")) }))),
         button(t("cancel"), "cancel-edit", set(null)));
     } else {
       bar.append(
@@ -169,7 +172,7 @@ function renderActions(app, order, draft) {
   } else if (me === order.buyer && order.state === "changes_proposed") {
     if (draft.mode === "decline") {
       bar.append(reasonBox(draft, "decline-reason"),
-        button(t("confirmDecline"), "confirm-decline", act(() => app.orderCommand("decline_changes", order, { reason: draft.reason || t("declineChanges") }))),
+        button(t("confirmDecline"), "confirm-decline", act(() => app.orderCommand("decline_changes", order, { reason: reasonOf(draft, t("declineChanges")) }))),
         button(t("cancel"), "cancel-edit", set(null)));
     } else {
       bar.append(
@@ -178,7 +181,7 @@ function renderActions(app, order, draft) {
     }
   } else if (me === order.buyer && BUYER_CAN_AMEND.has(order.state) && draft.mode === "amend") {
     bar.append(reasonBox(draft, "amend-reason"),
-      button(t("submitAmend"), "submit-amend", act(() => app.orderCommand("amend", order, { lines: amendedLines(order, draft), reason: draft.reason || t("amend") })), true),
+      button(t("submitAmend"), "submit-amend", act(() => app.orderCommand("amend", order, { lines: amendedLines(order, draft), reason: reasonOf(draft, t("amend")) })), true),
       button(t("cancel"), "cancel-edit", set(null)));
   } else if (AWAITING_SUPPLIER.has(order.state)) {
     bar.append(h("span", { class: "muted" }, t("waitingSupplier")));
@@ -219,7 +222,7 @@ function amendedLines(order, draft) {
 }
 
 function renderTimeline(app, orderId, draft) {
-  const box = h("div", { class: "timeline" });
+  const box = h("div", { class: "timeline", "data-key": "timeline" });
   const toggle = h("button", {
     class: "link", testid: "toggle-timeline", type: "button",
     onclick: () => { draft.timeline = !draft.timeline; app.rerenderOrder(orderId); },

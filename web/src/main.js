@@ -1,7 +1,7 @@
 // orderchat in the browser: sign in, conversations, chat with live receipts and typing,
 // and order cards with one-tap answers. Phone-sized first; two panes on a desktop.
 import { Session, newId } from "./api.js";
-import { h, clear } from "./dom.js";
+import { h, clear, patch, patchChildren } from "./dom.js";
 import { t, getLang, setLang, formatTime } from "./i18n.js";
 import { renderCard, erpName } from "./card.js";
 
@@ -334,7 +334,8 @@ class App {
   renderMessages() {
     const known = this.messages.get(this.open) || new Map();
     const list = [...known.values()].sort((a, b) => a.seq - b.seq);
-    clear(this.messagesEl,
+    // Patched, not replaced: whatever the user is typing into a card stays under their fingers.
+    patchChildren(this.messagesEl,
       this.hasMore.get(this.open) ? h("button", { class: "link older", type: "button", testid: "load-older", onclick: () => this.loadOlder() }, t("loadOlder")) : null,
       list.map((m) => this.renderMessage(m)));
   }
@@ -344,11 +345,11 @@ class App {
     const body = m.body;
     if (body.kind === "order_card") {
       const latest = this.latestCard.get(body.card.order_id)?.seq === m.seq;
-      return h("div", { class: "row card-row", "data-seq": m.seq }, renderCard(this, body.card, { latest }));
+      return h("div", { class: "row card-row", "data-seq": m.seq, "data-key": m.seq }, renderCard(this, body.card, { latest }));
     }
-    if (body.kind === "notice") return h("div", { class: "row notice", testid: "notice", "data-seq": m.seq }, this.noticeText(body));
+    if (body.kind === "notice") return h("div", { class: "row notice", testid: "notice", "data-seq": m.seq, "data-key": m.seq }, this.noticeText(body));
     const content = body.kind === "text" ? body.text : `📎 ${body.name}`;
-    return h("div", { class: `row ${mine ? "mine" : "theirs"}`, "data-seq": m.seq },
+    return h("div", { class: `row ${mine ? "mine" : "theirs"}`, "data-seq": m.seq, "data-key": m.seq },
       h("div", { class: "bubble", testid: mine ? "my-message" : "their-message" },
         mine ? null : h("div", { class: "sender" }, m.sender),
         h("div", { class: "text" }, content),
@@ -499,7 +500,7 @@ class App {
     for (const node of this.messagesEl.querySelectorAll(`[data-testid="order-card"][data-order="${CSS.escape(orderId)}"]`)) {
       const row = node.closest(".row");
       const m = this.messages.get(this.open).get(Number(row.dataset.seq));
-      node.replaceWith(renderCard(this, m.body.card, { latest: where.seq === m.seq }));
+      patch(node, renderCard(this, m.body.card, { latest: where.seq === m.seq }));
     }
   }
 
