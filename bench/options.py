@@ -8,6 +8,7 @@ from pathlib import Path
 # "always" fsyncs every write (orderchat's default, no acknowledged loss on power failure);
 # "2m" is nats-server's own default. The core comparison runs under both.
 SYNC_MODES = ("always", "2m")
+SECTIONS = ("delivery", "order-sync")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class BenchOptions:
     sync_modes: tuple[str, ...] = SYNC_MODES
     # Which registered services the services process hosts (default: all of them).
     services: tuple[str, ...] = ()
+    # Which sections run: "delivery" (baselines, throughput, latency per sync mode) and
+    # "order-sync"; scale is asked for apart (`scale`).
+    sections: tuple[str, ...] = SECTIONS
     # Order sync: purchase orders per path (polling, push), marked sent at random gaps of
     # mean 1/order_rate (a buyer's office sends a few a second at most).
     orders: int = 40

@@ -96,7 +96,8 @@ def render(results: dict[str, Any]) -> str:
 
 def _order_sync(orders: dict[str, Any]) -> list[str]:
     if orders.get("status") != "measured":
-        return [f"Order sync: {orders.get('status')}" + (f" (missing: {', '.join(orders['missing'])})" if orders.get("missing") else "")]
+        why = f" (missing: {', '.join(orders['missing'])})" if orders.get("missing") else (f" ({orders['reason']})" if orders.get("reason") else "")
+        return [f"Order sync: {orders.get('status')}{why}"]
     poll, fallback = orders["poll_interval_s"], orders["push_fallback_poll_interval_s"]
     rows = [
         ["PO sent in ERP → card in supplier's inbox", f"polling every {poll:g} s", f"{orders['polling']['offered_per_s']:.1f} POs/s", *_lat(orders["polling"])],

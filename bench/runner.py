@@ -217,9 +217,12 @@ async def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
     }
     try:
         durability = {}
-        for sync in options.sync_modes:
-            durability[sync] = await durability_run(sync, options, work_dir, size, progress, meta)
-        orders = await order_sync.run(options, work_dir, lambda s: progress(f"order sync: {s}"))
+        if "delivery" in options.sections:
+            for sync in options.sync_modes:
+                durability[sync] = await durability_run(sync, options, work_dir, size, progress, meta)
+        orders: dict[str, Any] = {"status": "not run", "reason": "not asked for (--only)"}
+        if "order-sync" in options.sections:
+            orders = await order_sync.run(options, work_dir, lambda s: progress(f"order sync: {s}"))
         scale: dict[str, Any] = {"status": "not run", "reason": "pass --scale (outside CI)"}
         if options.scale:
             scale = await scale_run(options, work_dir, progress)

@@ -47,6 +47,11 @@ DEFAULT_BATCH = 1000
 ABANDONED_AFTER = 7 * 86400.0
 # Rows applied in one catch-up after which the store's planner statistics are refreshed.
 BULK_ROWS = 20_000
+# After a short batch the projector lets messages gather this long before it fetches again,
+# unless a search is waiting for them: under steady traffic that makes one fetch and one store
+# transaction per ~0.1 s instead of per few messages (measured: the archive was ~20 % of the
+# services' CPU at 1,000 msgs/s), at no cost to read-your-writes.
+GATHER = 0.1
 
 Extractor = Callable[[Batch, str, int, bytes], None]
 
@@ -80,6 +85,7 @@ class Projector:
         self.pending: int | None = None
         self._since_statistics = 0
         self._progress = asyncio.Condition()
+        self._wanted = asyncio.Event()  # a reader waits for something not applied yet
         self._task: asyncio.Task[None] | None = None
         self._sub = None
 
@@ -91,6 +97,8 @@ class Projector:
             description=f"archive projection of {self.source.stream} into the search store",
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
             opt_start_seq=start if start > 1 else None,
+            # Explicit acks, not ack-all: a delivery lost in transit (nats-server dying with it
+            # in its write buffer) must come back, not be covered by a later batch's ack.
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=60,
             max_ack_pending=self.batch * 4,
@@ -160,6 +168,8 @@ class Projector:
             try:
                 await self._apply(msgs)
                 failures = 0
+                if len(msgs) < self.batch:
+                    await self._gather()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the store is down: hand the batch back, retry later
@@ -198,6 +208,12 @@ class Projector:
             LAST_APPLIED.labels(self.source.name).set(self.applied)
             self._progress.notify_all()
 
+    async def _gather(self) -> None:
+        if not self._wanted.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), GATHER)
+        self._wanted.clear()
+
     async def _caught_up_idle(self) -> None:
         if self._since_statistics >= BULK_ROWS:
             self._since_statistics = 0
@@ -217,6 +233,7 @@ class Projector:
         deadline = time.monotonic() + timeout
         async with self._progress:
             while self.applied < stream_seq:
+                self._wanted.set()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

@@ -158,9 +158,12 @@ class DeliveryService:
                 self.read_cursors.get(caller.tenant, conv_id, caller.user),
             )
             last_message = messages[-1].model_dump(mode="json") if messages else None
-            # The read cursor follows the user's own messages too (receipts' own-reads), so
-            # everything past it was written by someone else.
+            # The read cursor follows the user's own messages too (receipts' own-reads, a
+            # moment behind), so everything past it was written by someone else; answering
+            # covers what came before it.
             read_up_to = min(cursor.up_to, last) if cursor else 0
+            if messages and messages[-1].sender == caller.user:
+                read_up_to = last
             return ConvSummary(
                 conversation=conversation, last_seq=last, last_message=last_message,
                 read_up_to=read_up_to, unread=last - read_up_to,

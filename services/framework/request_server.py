@@ -137,6 +137,9 @@ class RequestServer:
         for route in self.routes:
             sub = await self.ctx.nc.subscribe(route.subject, queue=route.queue, cb=self._dispatcher(route))
             self._subs.append(sub)
+        # The subscriptions are live once the server has answered a PING sent after them:
+        # a service that reports itself started must already be answering its subjects.
+        await self.ctx.nc.flush()
 
     def _dispatcher(self, route: Route) -> Callable[[Msg], Awaitable[None]]:
         async def dispatch(msg: Msg) -> None:

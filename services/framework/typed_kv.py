@@ -9,6 +9,8 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
+from . import kv_snapshot
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -64,14 +66,11 @@ class TypedKV(Generic[M]):
 
     async def keys(self, pattern: str = ">") -> list[str]:
         """Keys matching a NATS wildcard pattern such as `<tenant>.>`, filtered by the server
-        (nats-py's `keys(filters=...)` reads every key and filters by substring)."""
-        watcher = await self.kv.watch(pattern, ignore_deletes=True, meta_only=True)
-        keys: list[str] = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                keys.append(entry.key)
-        finally:
-            await watcher.stop()
-        return keys
+        (nats-py's `keys(filters=...)` reads every key and filters by substring, and may
+        return before it has them all: see kv_snapshot)."""
+        return await kv_snapshot.keys(self.kv, pattern)
+
+    async def items(self, pattern: str = ">") -> list[tuple[str, M]]:
+        """Every key matching `pattern` with its current value, in one read."""
+        snap = await kv_snapshot.snapshot(self.kv, pattern)
+        return [(e.key, self.model.model_validate_json(e.value)) for e in snap.entries if e.value]

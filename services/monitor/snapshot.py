@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from orderchat.schemas import names
 from orderchat.schemas.streams import Topology
+from orderchat.services.framework import kv_snapshot
 
 from .dlq import DeadLetters
 from .families import FamilyTraffic, Source, count_families, pattern_within
@@ -323,24 +324,19 @@ async def erp_view(js: JetStreamContext, tenant: str | None) -> list[ErpView]:
     from orderchat.integrations.odoo.store import ErpStatus
 
     kv = await js.key_value(names.KV_ERP)
-    watcher = await kv.watch(names.kv_key(tenant or names.ANY, "status"), ignore_deletes=True)
+    snap = await kv_snapshot.snapshot(kv, names.kv_key(tenant or names.ANY, "status"))
     views: list[ErpView] = []
     now = datetime.now(timezone.utc)
-    try:
-        async for entry in watcher:
-            if entry is None:
-                break
-            if not entry.value:
-                continue
-            status = ErpStatus.model_validate_json(entry.value)
-            lag = (now - status.last_ok_at).total_seconds() if status.last_ok_at else status.sync_lag_seconds
-            views.append(
-                ErpView(
-                    tenant=entry.key.split(".", 1)[0], database=status.database, erp_up=status.erp_up, sync_lag_seconds=lag,
-                    writeback_pending=status.writeback_pending, writebacks_done=status.writebacks_done,
-                    writebacks_refused=status.writebacks_refused, last_error=status.last_error, status_updated_at=status.updated_at,
-                )
+    for entry in snap.entries:
+        if not entry.value:
+            continue
+        status = ErpStatus.model_validate_json(entry.value)
+        lag = (now - status.last_ok_at).total_seconds() if status.last_ok_at else status.sync_lag_seconds
+        views.append(
+            ErpView(
+                tenant=entry.key.split(".", 1)[0], database=status.database, erp_up=status.erp_up, sync_lag_seconds=lag,
+                writeback_pending=status.writeback_pending, writebacks_done=status.writebacks_done,
+                writebacks_refused=status.writebacks_refused, last_error=status.last_error, status_updated_at=status.updated_at,
             )
-    finally:
-        await watcher.stop()
+        )
     return views

@@ -48,12 +48,7 @@ class Projection:
         await self.kv.update(names.kv_key(tenant_of(order), order.id), newer)
 
     async def of_tenant(self, tenant: str) -> list[Order]:
-        orders = []
-        for key in await self.kv.keys(f"{tenant}.*"):
-            found = await self.kv.get(key)
-            if found is not None:
-                orders.append(found[0])
-        return orders
+        return [order for _, order in await self.kv.items(f"{tenant}.*")]
 
 
 def tenant_of(order: Order) -> str:

@@ -2,11 +2,12 @@
 reaches the card's sequence, the order is seen.
 
 Cards waiting for that live in KV OC_ORDER_CARDS (`<tenant>.<conv>.<order>`), mirrored in
-memory by a watcher, so a read receipt costs a dictionary lookup. Read cursors come from
-KV OC_READ (`<tenant>.<conv>.<user>` → {"conv","user","up_to","ts"}, written by the receipts
-service). After a restart both watchers replay current values; recording `seen` twice is
-impossible (the state machine only moves sent → seen, the append is compare-and-set and
-deduplicated by a message id per revision)."""
+memory, so a read receipt costs a dictionary lookup. Read cursors come from KV OC_READ
+(`<tenant>.<conv>.<user>` → {"conv","user","up_to","ts"}, written by the receipts service).
+Both buckets are read to the end first (kv_snapshot: a card missing from the mirror would
+leave a cursor already past it unmatched), then followed from there. After a restart both are
+read again; recording `seen` twice is impossible (the state machine only moves sent → seen,
+the append is compare-and-set and deduplicated by a message id per revision)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from nats.js.kv import KeyValue
 from orderchat.schemas import names
 from orderchat.schemas.base import Stored
 from orderchat.schemas.orders import Order
+from orderchat.services.framework import kv_snapshot
 from orderchat.services.framework.typed_kv import TypedKV
 
 log = logging.getLogger(__name__)
 
 OnRead = Callable[[str, str, str, int], Awaitable[bool]]  # tenant, order, reader, up_to -> seen?
+Handle = Callable[[str, bytes | None], Awaitable[None]]  # key, value (None: deleted)
 
 
 class PendingCard(Stored):
@@ -46,16 +49,16 @@ class PendingCards:
         self._by_conv: dict[tuple[str, str], dict[str, PendingCard]] = {}
         self._on_read: OnRead | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._mirrored = asyncio.Event()
 
     async def start(self, on_read: OnRead) -> None:
         self._on_read = on_read
         self.kv = TypedKV(await self.js.key_value(names.KV_ORDER_CARDS), PendingCard)
         self.read_kv = await self.js.key_value(names.KV_READ)
-        self._tasks.append(asyncio.create_task(self._watch(self.kv.kv, self._mirror)))
+        mirrored = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._follow(self.kv.kv, self._mirror, mirrored)))
         # Cursors are matched against the mirror: start reading them once it is complete.
-        await asyncio.wait_for(self._mirrored.wait(), 30)
-        self._tasks.append(asyncio.create_task(self._watch(self.read_kv, self._cursor)))
+        await asyncio.wait_for(mirrored.wait(), 30)
+        self._tasks.append(asyncio.create_task(self._follow(self.read_kv, self._cursor)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -87,23 +90,35 @@ class PendingCards:
     def _remember(self, tenant: str, conv: str, card: PendingCard) -> None:
         self._by_conv.setdefault((tenant, conv), {})[card.order_id] = card
 
-    async def _watch(self, kv: KeyValue, handle: Callable[[str, bytes | None], Awaitable[None]]) -> None:
+    async def _follow(self, kv: KeyValue, handle: Handle, loaded: asyncio.Event | None = None) -> None:
+        """Every key's current value (None: deleted), then every change after that read. After
+        an interruption, read again: a key deleted meanwhile comes back as its delete marker."""
         while True:
+            changes: kv_snapshot.KvChanges | None = None
             try:
-                watcher = await kv.watchall()
-                async for entry in watcher:
-                    if entry is None:  # the current values have all been delivered
-                        self._mirrored.set()
-                        continue
-                    try:
-                        await handle(entry.key, entry.value if entry.operation is None else None)
-                    except Exception:  # noqa: BLE001 - one bad value must not stop the watch
-                        log.exception("orders: could not handle %s", entry.key)
+                snap = await kv_snapshot.snapshot(kv, include_deletes=True)
+                for entry in snap.entries:
+                    await self._handle(handle, entry)
+                if loaded is not None:
+                    loaded.set()
+                changes = await kv_snapshot.watch_changes(kv, after=snap.through, include_deletes=True)
+                async for entry in changes:
+                    await self._handle(handle, entry)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - reconnects happen; watch again
+            except Exception:  # noqa: BLE001 - reconnects happen; read and watch again
                 log.warning("orders: watch on %s interrupted; resubscribing", kv._name, exc_info=True)
                 await asyncio.sleep(0.5)
+            finally:
+                if changes is not None:
+                    await changes.stop()
+
+    @staticmethod
+    async def _handle(handle: Handle, entry: kv_snapshot.KvEntry) -> None:
+        try:
+            await handle(entry.key, None if entry.deleted else entry.value)
+        except Exception:  # noqa: BLE001 - one bad value must not stop the watch
+            log.exception("orders: could not handle %s", entry.key)
 
     async def _mirror(self, key: str, value: bytes | None) -> None:
         tenant, conv, order_id = key.split(".", 2)

@@ -18,6 +18,7 @@ from nats.js.kv import KeyValue
 
 from orderchat.schemas import names
 from orderchat.schemas.receipts import DeliveredCursor, ReadCursor
+from orderchat.services.framework import kv_snapshot
 
 C = TypeVar("C", ReadCursor, DeliveredCursor)
 CAS_ATTEMPTS = 50
@@ -55,10 +56,26 @@ class Timeline:
         return self.times[i] if i < len(self.ups) else None
 
 
+# Cursors this process wrote or read last, with their KV revision (bounded; cleared when full).
+KNOWN_CURSORS = 100_000
+
+
 class CursorStore(Generic[C]):
+    """Cursors live in KV; the last revision this process saw of each is kept, because a
+    cursor only moves forward: a remembered cursor at or past the wanted position answers
+    without a read, and a move is tried straight against the remembered revision (a
+    compare-and-set, so a cursor moved elsewhere meanwhile fails the write and is read
+    again). One KV write per move instead of a read and a write."""
+
     def __init__(self, kv: KeyValue, model: type[C]) -> None:
         self.kv = kv
         self.model = model
+        self._known: dict[str, tuple[C, int]] = {}
+
+    def _remember(self, key: str, cursor: C, revision: int) -> None:
+        if len(self._known) >= KNOWN_CURSORS:
+            self._known.clear()
+        self._known[key] = (cursor, revision)
 
     async def get(self, tenant: str, conv: str, user: str) -> tuple[C | None, int]:
         try:
@@ -81,8 +98,15 @@ class CursorStore(Generic[C]):
         """Move the cursor to `up_to` unless it is already there or beyond.
         Returns the cursor as it stands afterwards and whether this call moved it."""
         key = names.kv_key(tenant, conv, user)
+        known = self._known.get(key)
         for _ in range(CAS_ATTEMPTS):
-            current, revision = await self.get(tenant, conv, user)
+            if known is not None:
+                current, revision = known
+                known = None  # trusted for one try: a failed write reads the cursor again
+            else:
+                current, revision = await self.get(tenant, conv, user)
+                if current is not None:
+                    self._remember(key, current, revision)
             if current is not None and current.up_to >= up_to:
                 return current, False
             new = self.model(conv=conv, user=user, up_to=up_to, ts=now(), **extra)
@@ -91,29 +115,25 @@ class CursorStore(Generic[C]):
             data = new.model_dump_json(exclude_none=True).encode()
             try:
                 if revision:
-                    await self.kv.update(key, data, last=revision)
+                    written = await self.kv.update(key, data, last=revision)
                 else:
-                    await self.kv.create(key, data)
+                    written = await self.kv.create(key, data)
             except KeyWrongLastSequenceError:
                 continue  # another instance or device moved it: look again
+            self._remember(key, new, written)
             return new, True
         raise RuntimeError(f"gave up moving cursor {key!r} after {CAS_ATTEMPTS} conflicting writers")
 
     async def timelines(self, tenant: str, conv: str) -> dict[str, Timeline]:
-        """Every member's cursor moves in one conversation: one ordered consumer over the
-        conversation's keys with their history, however many members it has."""
-        watcher = await self.kv.watch(f"{names.kv_key(tenant, conv)}.*", include_history=True, ignore_deletes=True)
+        """Every member's cursor moves in one conversation: one read of the conversation's
+        keys with their history, however many members it has."""
+        snap = await kv_snapshot.snapshot(self.kv, f"{names.kv_key(tenant, conv)}.*", history=True)
         found: dict[str, Timeline] = {}
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if not entry.value:
-                    continue
-                cursor = self.model.model_validate_json(entry.value)
-                found.setdefault(cursor.user, Timeline()).add(cursor.up_to, cursor.ts)
-        finally:
-            await watcher.stop()
+        for entry in snap.entries:
+            if not entry.value:
+                continue
+            cursor = self.model.model_validate_json(entry.value)
+            found.setdefault(cursor.user, Timeline()).add(cursor.up_to, cursor.ts)
         return found
 
     async def positions(self, tenant: str, user: str, convs: list[str]) -> dict[str, int]:

@@ -1,10 +1,12 @@
 """A user has read what they themselves sent: their read cursor follows their own messages.
 
 Without this, a user's own messages would count as unread for them until they marked the
-conversation read. One durable consumer reads the history subjects of stream CHAT in large
-batches (ack-all: one ack a batch) and moves each (conversation, sender) cursor once per
-batch to the highest sequence that sender wrote, so the cost is per batch and sender, not
-per message. Cursors are max(), so a redelivered batch changes nothing.
+conversation read. One durable consumer reads the history subjects of stream CHAT (ack-all)
+and gathers, over up to FLUSH_EVERY seconds, the highest sequence each (conversation, sender)
+wrote; then it moves each of those cursors once and acks the last message read. A busy
+conversation costs a few cursor writes a second, not one per message (the conversation
+list shows a conversation whose last message is the user's own as read meanwhile).
+Cursors are max(), so a redelivered batch changes nothing.
 
 Written by hand rather than as a FastStream subscriber so that it can be stopped and started
 with the service inside a shared host (the restart tests do that) and acks once a batch."""
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 DURABLE = names.service_consumer("receipts", "own_reads")
 BATCH = 1000
 PARALLEL_WRITES = 64
+FLUSH_EVERY = 0.25  # seconds of messages gathered before the cursors move (as delivered receipts)
 
 
 def senders_in(msgs: list) -> list[tuple[str, str, int, str]]:
@@ -59,6 +63,12 @@ def highest_per_sender(messages: list[tuple[str, str, int, str]]) -> dict[tuple[
         if seq > top.get(key, 0):
             top[key] = seq
     return top
+
+
+def merge_highest(into: dict[tuple[str, str, str], int], more: dict[tuple[str, str, str], int]) -> None:
+    for key, seq in more.items():
+        if seq > into.get(key, 0):
+            into[key] = seq
 
 
 class OwnReads:
@@ -96,15 +106,7 @@ class OwnReads:
             sub = None
             try:
                 sub = await self.js.pull_subscribe_bind(durable=DURABLE, stream=names.STREAM_CHAT)
-                while True:
-                    try:
-                        msgs = await fetch(sub, BATCH, 1.0)
-                    except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
-                        continue
-                    if not msgs:
-                        continue
-                    await self.apply(self.learn(msgs))
-                    await msgs[-1].ack()  # ack-all: the whole batch
+                await self._follow(sub)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnects and restarts happen: bind again
@@ -114,6 +116,29 @@ class OwnReads:
                 if sub is not None:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
+
+    async def _follow(self, sub) -> None:
+        owed: dict[tuple[str, str, str], int] = {}
+        last = None  # the newest message read and not yet acked
+        flush_at = 0.0
+        while True:
+            wait = flush_at - time.monotonic() if last is not None else 1.0
+            if wait > 0:
+                try:
+                    msgs = await fetch(sub, BATCH, max(wait, 0.01))
+                except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
+                    msgs = []
+                if msgs:
+                    if last is None:
+                        flush_at = time.monotonic() + FLUSH_EVERY
+                    merge_highest(owed, self.learn(msgs))
+                    last = msgs[-1]
+                    if time.monotonic() < flush_at:
+                        continue
+            if last is not None:
+                await self.apply(owed)
+                await last.ack()  # ack-all: everything read so far
+                owed, last = {}, None
 
     async def _one(self, tenant: str, conv: str, sender: str, seq: int) -> None:
         conversation = await self.directory.conversation(tenant, conv)

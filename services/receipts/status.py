@@ -1,7 +1,7 @@
 """Per-message, per-member receipt state, derived from cursors (no per-message records).
 
 For a page of N messages in a group of M members this is M timelines loaded once and N×M
-bisections: a 50-member group's page costs two KV watches and microseconds of arithmetic."""
+bisections: a 50-member group's page costs two KV reads and microseconds of arithmetic."""
 
 from __future__ import annotations
 

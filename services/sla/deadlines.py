@@ -1,7 +1,8 @@
 """Firing SLA deadlines exactly once, across restarts and several instances.
 
-Every instance watches the timer keys of KV `OC_SLA` (the watch replays the current values
-first, so a restarted instance knows every open deadline) and sleeps until the earliest one.
+Every instance reads the timer keys of KV `OC_SLA` to the end (kv_snapshot, so a restarted
+instance knows every open deadline before it says it has loaded them), follows their changes
+from there, and sleeps until the earliest deadline.
 At the deadline it claims the breach by compare-and-set on the key's revision: of all
 instances, and of a racing "supplier answered" update, exactly one write wins. Only then are
 the effects sent (alert, chat notice), each with a message id derived from the timer, and
@@ -25,6 +26,8 @@ from datetime import datetime, timezone
 
 from nats.js.errors import KeyWrongLastSequenceError
 
+from orderchat.services.framework import kv_snapshot
+
 from .store import TIMER_KEYS, SlaStore, SlaTimer, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,15 @@ class Deadlines:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.caught_up = asyncio.Event()
+        self._changes: kv_snapshot.KvChanges | None = None
         self.fired = 0
 
     async def start(self) -> None:
-        watcher = await self.store.kv.watch(TIMER_KEYS, ignore_deletes=True)
-        self._watcher = watcher
+        snap = await kv_snapshot.snapshot(self.store.kv, TIMER_KEYS)
+        for entry in snap.entries:
+            self._consider(entry)
+        self.caught_up.set()
+        self._changes = await kv_snapshot.watch_changes(self.store.kv, TIMER_KEYS, after=snap.through)
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._run())]
 
     async def stop(self) -> None:
@@ -61,31 +68,29 @@ class Deadlines:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
                 pass
-        try:
-            await self._watcher.stop()
-        except Exception:  # noqa: BLE001 - connection already gone
-            pass
+        if self._changes is not None:
+            await self._changes.stop()
 
     def _schedule(self, at: datetime, key: str) -> None:
         heapq.heappush(self._heap, (at.timestamp(), key))
         self._wake.set()
 
     async def _watch(self) -> None:
-        async for entry in self._watcher:
-            if entry is None:
-                self.caught_up.set()
-                continue
-            if not entry.value:
-                continue
-            try:
-                timer = SlaTimer.model_validate_json(entry.value)
-            except ValueError:
-                log.warning("unreadable SLA timer %s", entry.key)
-                continue
-            if timer.state == "pending":
-                self._schedule(timer.due, entry.key)
-            elif timer.state == "breached" and not timer.notified:
-                self._schedule(utcnow(), entry.key)
+        async for entry in self._changes:
+            self._consider(entry)
+
+    def _consider(self, entry: kv_snapshot.KvEntry) -> None:
+        if not entry.value:
+            return
+        try:
+            timer = SlaTimer.model_validate_json(entry.value)
+        except ValueError:
+            log.warning("unreadable SLA timer %s", entry.key)
+            return
+        if timer.state == "pending":
+            self._schedule(timer.due, entry.key)
+        elif timer.state == "breached" and not timer.notified:
+            self._schedule(utcnow(), entry.key)
 
     async def _run(self) -> None:
         while True:

@@ -102,27 +102,12 @@ class SlaStore:
         await self.policies.put(policy_key(tenant, supplier), policy)
 
     async def list_policies(self, tenant: str) -> dict[str, SlaPolicy]:
-        found = {}
-        for key in await self.policies.keys(names.kv_key(tenant, "policy", "*")):
-            got = await self.policies.get(key)
-            if got:
-                found[key.rsplit(".", 1)[-1]] = got[0]
-        return found
+        return {key.rsplit(".", 1)[-1]: policy for key, policy in await self.policies.items(names.kv_key(tenant, "policy", "*"))}
 
     async def timers_of(self, tenant: str | None) -> list[SlaTimer]:
-        """Every timer of a tenant (or all), read in one pass of a KV watch."""
+        """Every timer of a tenant (or all), in one read."""
         pattern = names.kv_key(tenant, "timer", ">") if tenant else TIMER_KEYS
-        watcher = await self.kv.watch(pattern, ignore_deletes=True)
-        found = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if entry.value:
-                    found.append(SlaTimer.model_validate_json(entry.value))
-        finally:
-            await watcher.stop()
-        return found
+        return [timer for _, timer in await self.timers.items(pattern)]
 
 
 async def open_breaches(js: JetStreamContext, tenant: str | None) -> list[SlaTimer] | None:

@@ -34,12 +34,7 @@ async def upsert_user(js: JetStreamContext, tenant: str, user: User) -> User:
 
 async def list_users(js: JetStreamContext, tenant: str) -> list[User]:
     directory = await user_directory(js)
-    users = []
-    for key in await directory.keys(f"{tenant}.*"):
-        found = await directory.get(key)
-        if found:
-            users.append(found[0])
-    return sorted(users, key=lambda u: u.id)
+    return sorted((user for _, user in await directory.items(f"{tenant}.*")), key=lambda u: u.id)
 
 
 async def remove_user(js: JetStreamContext, tenant: str, user_id: str) -> bool:

@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 
 from orderchat.schemas import names
 from orderchat.schemas.credentials import PartyKeys, SigningKey
+from orderchat.services.framework import kv_snapshot
 from orderchat.services.framework.typed_kv import TypedKV
 
 
@@ -95,25 +96,19 @@ async def retire(js: JetStreamContext, tenant: str, user: str, device: str | Non
 
 
 async def _all(js: JetStreamContext) -> dict[tuple[str, str], PartyKeys]:
-    """Every party's ledger entry, read in one watch."""
+    """Every party's ledger entry, in one read."""
     kv = await js.key_value(names.KV_PARTY_KEYS)
-    watcher = await kv.watch(">", ignore_deletes=True)
     found: dict[tuple[str, str], PartyKeys] = {}
-    try:
-        async for entry in watcher:
-            if entry is None:
-                break
-            if entry.value:
-                keys = PartyKeys.model_validate_json(entry.value)
-                found[(keys.tenant, keys.user)] = keys
-    finally:
-        await watcher.stop()
+    for entry in (await kv_snapshot.snapshot(kv)).entries:
+        if entry.value:
+            keys = PartyKeys.model_validate_json(entry.value)
+            found[(keys.tenant, keys.user)] = keys
     return found
 
 
 async def backfill(js: JetStreamContext) -> int:
     """Record device keys registered before the ledger existed (from OC_CREDENTIALS, as of
-    their `created_at`); idempotent: two watches, and a write only for what is missing.
+    their `created_at`); idempotent: two reads, and a write only for what is missing.
     Returns how many keys were added."""
     from .registry import credentials  # registry records into the ledger itself
 

@@ -8,6 +8,7 @@ from nats.js import JetStreamContext
 
 from orderchat.schemas import names
 from orderchat.schemas.credentials import DeviceCredential
+from orderchat.services.framework import kv_snapshot
 
 from . import ledger
 
@@ -30,19 +31,10 @@ async def register(js: JetStreamContext, tenant: str, user: str, device: str, pu
 
 
 async def credentials(js: JetStreamContext, pattern: str = ">") -> list[DeviceCredential]:
-    """Every registered device matching a key pattern (`<t>.<user>.*`, or all), read in one
-    watch rather than a get per key."""
-    kv = await _bucket(js)
-    watcher = await kv.watch(pattern, ignore_deletes=True)
-    found: list[DeviceCredential] = []
-    try:
-        async for entry in watcher:
-            if entry is None:
-                break
-            if entry.value:
-                found.append(DeviceCredential.model_validate_json(entry.value))
-    finally:
-        await watcher.stop()
+    """Every registered device matching a key pattern (`<t>.<user>.*`, or all), in one read
+    rather than a get per key."""
+    snap = await kv_snapshot.snapshot(await _bucket(js), pattern)
+    found = [DeviceCredential.model_validate_json(e.value) for e in snap.entries if e.value]
     return sorted(found, key=lambda c: (c.tenant, c.user, c.device))
 
 
