@@ -85,6 +85,17 @@ class Topology:
             ),
         ]
 
+    def relaxed_buckets(self) -> frozenset[str]:
+        """Buckets stored with nats-server's `async` persist mode (ADR-56; single-replica
+        streams only, fixed when the bucket is made): receipt cursors and presence. They are
+        the busiest writes after the messages themselves and are derived, monotonic state: a
+        power cut may lose their last moments, and clients send the next receipt anyway. Under
+        `sync_interval: always` an fsync per cursor move competed with the messages' own
+        (measured: p99 at 1,000 msgs/s 16 ms with delivery alone, 170 ms with receipts)."""
+        if self.replicas != 1:
+            return frozenset()
+        return frozenset({names.KV_READ, names.KV_DELIVERED, names.KV_PRESENCE})
+
     def buckets(self) -> list[KeyValueConfig]:
         r = self.replicas
 

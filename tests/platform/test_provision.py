@@ -4,7 +4,9 @@ import uuid
 from dataclasses import dataclass
 
 import nats
-from nats.js.api import StreamConfig
+from nats.js.api import PersistMode, StreamConfig
+
+from orderchat.schemas import names
 
 from orderchat.runtime.provision import BUCKET_MAX_CONSUMERS, provision
 from orderchat.schemas.streams import Topology
@@ -26,6 +28,9 @@ class _Renamed(Topology):
                 s.duplicate_window = self.dedupe
             out.append(s)
         return out
+
+    def relaxed_buckets(self) -> frozenset[str]:
+        return frozenset(f"{b}_{self.suffix}" for b in super().relaxed_buckets())
 
     def buckets(self):
         out = []
@@ -70,3 +75,21 @@ async def test_chat_takes_more_device_consumers_than_the_server_default(admin_nc
     for bucket in Topology().buckets():  # every KV watcher is a consumer on its bucket's stream
         kv_info = await admin_nc.jetstream().stream_info(f"KV_{bucket.bucket}")
         assert kv_info.config.max_consumers == BUCKET_MAX_CONSUMERS, bucket.bucket
+
+
+async def test_receipt_cursors_and_presence_are_stored_with_async_persistence(admin_nc):
+    """Derived, monotonic state is written without an fsync each (ADR-56 async persist mode);
+    everything else keeps the server's durability, and so do all buckets on a cluster."""
+    js = admin_nc.jetstream()
+    relaxed = Topology().relaxed_buckets()
+    assert relaxed == {names.KV_READ, names.KV_DELIVERED, names.KV_PRESENCE}
+    for bucket in Topology().buckets():
+        info = await js.stream_info(f"KV_{bucket.bucket}")
+        expected = PersistMode.ASYNC if bucket.bucket in relaxed else None
+        assert info.config.persist_mode in ((expected,) if expected else (None, PersistMode.DEFAULT)), bucket.bucket
+    assert Topology(replicas=3).relaxed_buckets() == frozenset()
+    # A relaxed bucket is still a KV bucket: compare-and-set moves as anywhere else.
+    kv = await js.key_value(names.KV_READ)
+    key = f"t{uuid.uuid4().hex[:8]}.conv.user"
+    first = await kv.create(key, b"1")
+    assert await kv.update(key, b"2", last=first) > first

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StreamConfig
+from nats.js.api import DiscardPolicy, KeyValueConfig, PersistMode, StreamConfig
 from nats.js.errors import NotFoundError
 
 from orderchat.schemas.streams import Topology
@@ -81,18 +81,45 @@ def _bucket_stream_config(kv: KeyValueConfig, existing: StreamConfig) -> StreamC
     return updated
 
 
-async def _apply_bucket(js: JetStreamContext, kv: KeyValueConfig, report: ProvisionReport) -> None:
+def _new_bucket_stream(kv: KeyValueConfig, relaxed: bool) -> StreamConfig:
+    """The stream nats-py's create_key_value would make for `kv` (same fields), with the
+    settings the KV API has no field for: the consumer limit, per-key TTL and, for relaxed
+    buckets, the async persist mode, which the server only takes when a stream is made."""
+    config = StreamConfig(
+        name=f"KV_{kv.bucket}",
+        description=kv.description,
+        subjects=[f"$KV.{kv.bucket}.>"],
+        allow_direct=kv.direct,
+        allow_rollup_hdrs=True,
+        allow_msg_ttl=True,
+        deny_delete=True,
+        discard=DiscardPolicy.NEW,
+        duplicate_window=min(120.0, kv.ttl) if kv.ttl else 120.0,
+        max_age=kv.ttl,
+        max_bytes=kv.max_bytes,
+        max_consumers=BUCKET_MAX_CONSUMERS,
+        max_msg_size=kv.max_value_size,
+        max_msgs=-1,
+        max_msgs_per_subject=kv.history,
+        num_replicas=kv.replicas,
+        storage=kv.storage,
+    )
+    if relaxed:
+        config.persist_mode = PersistMode.ASYNC
+    return config
+
+
+async def _apply_bucket(js: JetStreamContext, kv: KeyValueConfig, report: ProvisionReport, relaxed: bool) -> None:
     stream = f"KV_{kv.bucket}"
     label = f"kv:{kv.bucket}"
     try:
         info = await js.stream_info(stream)
     except NotFoundError:
-        await js.create_key_value(kv)
-        created = await js.stream_info(stream)
-        # Settings the KV API has no field for (consumer limit, per-key TTL).
-        await js.update_stream(_bucket_stream_config(kv, created.config))
+        await js.add_stream(_new_bucket_stream(kv, relaxed))
         report.created.append(label)
         return
+    # The persist mode of an existing bucket stays as it was made (the server refuses to
+    # change it in place).
     wanted = _bucket_stream_config(kv, info.config)
     if _differences(wanted.as_dict(), info.config.as_dict()):
         await js.update_stream(wanted)
@@ -106,6 +133,7 @@ async def provision(js: JetStreamContext, topology: Topology | None = None) -> P
     report = ProvisionReport()
     for stream in topology.streams():
         await _apply_stream(js, stream, report, f"stream:{stream.name}")
+    relaxed = topology.relaxed_buckets()
     for bucket in topology.buckets():
-        await _apply_bucket(js, bucket, report)
+        await _apply_bucket(js, bucket, report, bucket.bucket in relaxed)
     return report
