@@ -1,0 +1,23 @@
+"""Garbage-collector settings for a long-running service process.
+
+A service process starts with a large, permanent heap (modules, pydantic schemas, the
+FastStream app) and then allocates many short-lived objects per message. CPython's full
+(generation 2) collections scan every tracked object, so each one walked the whole startup
+heap: measured 64-82 ms pauses in the services process at 1,000 msgs/s, which were most of
+the delivery latency's p99. Once started, the heap is frozen (`gc.freeze()`: never scanned
+again) and young generations are collected less often; cycles are still collected."""
+
+from __future__ import annotations
+
+import gc
+
+# Allocations between young collections (CPython's default is 700).
+YOUNG_THRESHOLD = 20_000
+
+
+def settle() -> None:
+    """Call once the process's services are started."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
