@@ -31,8 +31,18 @@ def render(results: dict[str, Any]) -> str:
         f"{meta['pairs']} one-to-one pairs in flight, fetch batch {meta['fetch_batch']}",
         meta["layout"],
         "",
-        "Throughput (msgs/s; deliveries/s where a message reaches several inboxes; CPU µs per message)",
     ]
+    if results["durability"]:
+        out += _delivery(results)
+    else:
+        out += ["Delivery: not run (not asked for (--only))"]
+    out += ["", *_order_sync(results["order_sync"])]
+    _rest(results, out)
+    return "\n".join(out)
+
+
+def _delivery(results: dict[str, Any]) -> list[str]:
+    out = ["Throughput (msgs/s; deliveries/s where a message reaches several inboxes; CPU µs per message)"]
     rows = []
     for sync, run in results["durability"].items():
         for label, section in (("raw pipeline (A→relay→B)", run["baseline_pipeline"]), ("raw request→stream", run["baseline_request"])):
@@ -55,7 +65,10 @@ def render(results: dict[str, Any]) -> str:
         g = oc["latency_group"]
         rows.append([sync, f"orderchat group of {g['members']}", f"{_n(g['offered_deliveries_per_s'])} deliveries/s", *_lat(g)])
     out += _table(["sync", "path", "offered", "p50", "p90", "p99", "max", "lost"], rows)
-    out += ["", *_order_sync(results["order_sync"])]
+    return out
+
+
+def _rest(results: dict[str, Any], out: list[str]) -> None:
     scale = results["scale"]
     out += [""]
     if "history_latest_page" in scale:
@@ -90,8 +103,7 @@ def render(results: dict[str, Any]) -> str:
         ["target", "wanted", "measured", "met"],
         [[t["target"], t["wanted"], _n(t["measured"], 2), {True: "yes", False: "NO", None: "not measured"}[t["met"]]] for t in results["targets"]],
     )
-    out += ["", f"{meta.get('seconds', '?')} s in all"]
-    return "\n".join(out)
+    out += ["", f"{results['meta'].get('seconds', '?')} s in all"]
 
 
 def _order_sync(orders: dict[str, Any]) -> list[str]:

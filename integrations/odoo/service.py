@@ -35,6 +35,10 @@ STATUS_EVERY = 2.0
 MAX_PAUSE = 10.0
 # Odoo before 19 posts its webhook before the transaction commits: a second look after this.
 RELOOK_AFTER = 1.0
+# Hinted purchase orders synced at once (in batches): one sent right after another does not
+# wait for the other's whole sync (ERP read, order created, card posted), only for its ERP
+# calls where the transport takes one at a time (odoorpc).
+HINT_WORKERS = 4
 
 
 class ErpService:
@@ -53,6 +57,8 @@ class ErpService:
         self._poll_now = False
         self._hinted: set[int] = set()  # purchase orders a webhook named, to read now
         self._relook: dict[int, float] = {}  # purchase order id -> when to look again
+        self._syncing: set[int] = set()  # hinted purchase orders being synced now
+        self._hint_tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.erp_up = False
@@ -97,8 +103,9 @@ class ErpService:
 
     def hint(self, model: str, record_id: int) -> None:
         """The ERP's webhook named a record: a purchase order is read and applied at once
-        (no change scan), and looked at once more a moment later, as Odoo before 19 posts
-        before its transaction commits; a line makes the next poll come now."""
+        (no change scan), beside other hinted ones but never twice at a time, and looked at
+        once more a moment later, as Odoo before 19 posts before its transaction commits; a
+        line makes the next poll come now."""
         if model == "purchase.order":
             self._hinted.add(record_id)
             self._relook[record_id] = time.monotonic() + RELOOK_AFTER
@@ -127,12 +134,12 @@ class ErpService:
                 if self.syncer is None:
                     await self._connect()
                 assert self.syncer is not None
-                hinted = self._due_hints()
-                if hinted:
-                    report = await self.syncer.sync_ids(hinted)
-                    self.synced += report.created + report.amended + report.cancelled
+                self._start_hinted()
                 if self._poll_now or time.monotonic() >= next_poll:
                     self._poll_now = False
+                    # A poll never runs beside hinted syncs (nor they beside it): one pass at a
+                    # time over the same purchase orders.
+                    await self._hinted_done()
                     started = time.monotonic()  # polls start every poll_interval, however long one takes
                     self.last_poll_at = datetime.now(timezone.utc)
                     report = await self.syncer.sync_once()
@@ -154,7 +161,10 @@ class ErpService:
                 next_poll = time.monotonic() + pause
                 log.warning("erp: poll failed: %s", self.last_error, exc_info=True)
             # After a failure the pause holds for everything (no retry storm on a down ERP).
-            wake_at = next_poll if failed else min([next_poll, *self._relook.values()])
+            # A second look waits for a free worker or for its order's sync: their end wakes us.
+            free = len(self._hint_tasks) < HINT_WORKERS
+            relooks = [at for po_id, at in self._relook.items() if free and po_id not in self._syncing]
+            wake_at = next_poll if failed else min([next_poll, *relooks])
             try:
                 await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - time.monotonic()))
             except asyncio.TimeoutError:
@@ -162,14 +172,47 @@ class ErpService:
             self._wake.clear()
 
     def _due_hints(self) -> list[int]:
-        """Purchase orders a webhook named, and those due for their second look."""
+        """Purchase orders a webhook named, and those due for their second look; not those
+        being synced (they wait for that sync to end)."""
         now = time.monotonic()
-        due, self._hinted = self._hinted, set()
+        due = self._hinted - self._syncing
+        self._hinted -= due
         for po_id, at in list(self._relook.items()):
-            if at <= now:
+            if at <= now and po_id not in self._syncing:
                 due.add(po_id)
                 del self._relook[po_id]
         return sorted(due)
+
+    def _start_hinted(self) -> None:
+        """Start syncing what is due, in as many batches as workers are free."""
+        while len(self._hint_tasks) < HINT_WORKERS:
+            hinted = self._due_hints()
+            if not hinted:
+                return
+            self._syncing.update(hinted)
+            task = asyncio.create_task(self._sync_hinted(hinted), name="erp:hinted")
+            self._hint_tasks.add(task)
+            task.add_done_callback(self._hint_tasks.discard)
+
+    async def _sync_hinted(self, po_ids: list[int]) -> None:
+        assert self.syncer is not None
+        try:
+            report = await self.syncer.sync_ids(po_ids)
+            self.synced += report.created + report.amended + report.cancelled
+        except ErpUnavailable as exc:
+            # Not retried here: the second look and the poll bring the order in later.
+            self.erp_up, self.last_error = False, str(exc)
+            log.info("erp: ERP unavailable for hinted purchase orders %s (%s)", po_ids, exc)
+        except Exception as exc:  # noqa: BLE001 - an Odoo refusal or NATS trouble: as a failed poll
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("erp: sync of hinted purchase orders %s failed: %s", po_ids, self.last_error, exc_info=True)
+        finally:
+            self._syncing.difference_update(po_ids)
+            self._wake.set()  # hints that waited for a worker or for this sync
+
+    async def _hinted_done(self) -> None:
+        while self._hint_tasks:
+            await asyncio.gather(*self._hint_tasks, return_exceptions=True)
 
     def _after_poll(self, report: SyncReport) -> None:
         self.erp_up, self.last_error = True, None
@@ -222,6 +265,11 @@ class ErpService:
             except Exception:  # noqa: BLE001
                 log.exception("erp: task ended badly")
         self._tasks.clear()
+        try:
+            await asyncio.wait_for(self._hinted_done(), 15)
+        except asyncio.TimeoutError:
+            for task in self._hint_tasks:
+                task.cancel()
         if self.writeback is not None:
             await self.writeback.stop()
         if self.webhook is not None:

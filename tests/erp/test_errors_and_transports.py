@@ -3,11 +3,14 @@ transport, and the webhook as a hint to poll now."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from decimal import Decimal
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from orderchat.integrations.odoo.config import parse_erp_url
 from orderchat.integrations.odoo.errors import OdooError
@@ -76,6 +79,63 @@ async def test_json2_transport_and_webhook_hint(erp, connector, client_for) -> N
     await supplier.orders.confirm(card.order_id)
     po = await wait_for(lambda: _purchase(odoo, po_id), timeout=15)
     assert any("orderchat" in n["body"] for n in po["notes"])
+
+
+class GatedProxy:
+    """An HTTP proxy in front of the ERP that holds the JSON-2 read of one purchase order
+    until released (an ERP slow to answer for that order)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = f"http://127.0.0.1:{target_port}"
+        self.held_po: int | None = None
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def start(self) -> int:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.http = aiohttp.ClientSession()
+        return int(self.runner.addresses[0][1])
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path == "/json/2/purchase.order/search_read" and json.loads(body).get("domain") == [["id", "in", [self.held_po]]]:
+            self.holding.set()
+            await self.release.wait()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization", "x-odoo-database")}
+        async with self.http.request(request.method, self.target + request.path_qs, data=body, headers=headers) as answer:
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    async def stop(self) -> None:
+        self.release.set()
+        await self.http.close()
+        await self.runner.cleanup()
+
+
+async def test_a_hinted_po_does_not_wait_for_another_hinted_pos_sync(erp, connector, client_for) -> None:
+    proxy = GatedProxy(erp.port)
+    service = await connector(poll=3600, webhook=True, transport="json2", port=await proxy.start())  # polling only at start
+    try:
+        await wait_for(lambda: service.polls >= 1)
+        odoo = await call(erp.odoo, "admin")
+        slow_id = await call(make_po, odoo, [("PEN-GEL05-BLK", 10)])
+        quick_id = await call(make_po, odoo, [("PEN-GEL05-RED", 20)])
+        supplier = await client_for("hongyun-pens")
+        proxy.held_po = slow_id
+        service.hint("purchase.order", slow_id)
+        await asyncio.wait_for(proxy.holding.wait(), 10)
+        service.hint("purchase.order", quick_id)
+        # Well before the held read would time out (10 s) and let a one-at-a-time loop go on.
+        card = await card_in_inbox(supplier, timeout=5)
+        assert card.erp_ref == f"erp:demo:{quick_id}" and not proxy.release.is_set()
+        proxy.release.set()
+        assert (await card_in_inbox(supplier)).erp_ref == f"erp:demo:{slow_id}"
+    finally:
+        await service.stop()
+        await proxy.stop()
 
 
 async def _purchase(odoo, po_id: int):

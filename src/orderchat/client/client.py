@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError, TimeoutError as NatsTimeoutError
-from nats.js.errors import APIError, FetchTimeoutError, NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel, TypeAdapter
 
 from orderchat.schemas import names
@@ -41,9 +41,9 @@ from orderchat.schemas.conversations import (
 )
 from orderchat.schemas.errors import ErrorReply, OrderchatError
 from orderchat.schemas.inbox import InboxEvent
-from orderchat.services.framework.pull import fetch
 
 from .orders import OrdersApi
+from .pull import PullRequests
 from orderchat.security.refusals import RefusalLog, connect_or_refused, with_refusal_log
 from orderchat.schemas.base import Ok
 from orderchat.schemas.receipts import (
@@ -394,7 +394,7 @@ class Inbox:
         self.batch = batch
         self.idle = idle
         self.session: SessionReply | None = None
-        self._sub: Any = None
+        self._pull: PullRequests | None = None
         self._buffer: deque[Msg] = deque()
         self._ready: deque[tuple[Msg | None, InboxItem]] = deque()
         self._handed: Msg | None = None
@@ -416,9 +416,7 @@ class Inbox:
 
     async def _bind(self) -> None:
         assert self.session is not None
-        self._sub = await self.client.js.pull_subscribe_bind(
-            durable=self.session.consumer, stream=self.session.stream
-        )
+        self._pull = await PullRequests(self.client.nc, self.session.stream, self.session.consumer).open()
 
     async def __aexit__(self, *exc: object) -> None:
         await self._ack_handed()
@@ -426,7 +424,7 @@ class Inbox:
         # Reading never waits for receipts, but leaving the inbox sends what is owed.
         await self.client.flush_receipts()
         try:
-            await self._sub.unsubscribe()
+            await self._pull.close()  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - the connection may be gone already
             pass
 
@@ -510,8 +508,16 @@ class Inbox:
             self._reconnects = self.client.nc.stats["reconnects"]
             self._check_after_reconnect = True
         try:
-            msgs = await fetch(self._sub, self.batch, self.idle)
-        except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
+            if self._pull is None:  # a re-bind failed during an outage: bind again first
+                await self._bind()
+            assert self._pull is not None
+            msgs = await self._pull.fetch(self.batch, self.idle)
+        except (NatsTimeoutError, asyncio.TimeoutError):
+            msgs = []  # the request's answer was lost (a reconnect): as an empty fetch
+        except RECOVERABLE as err:
+            await self._recover(err)
+            return
+        if not msgs:
             # An empty inbox, or NATS refused this key the device's consumer: say which.
             self.client.refusals.raise_if_refused(names.js_consumer_next(self.session.stream, self.session.consumer))  # type: ignore[union-attr]
             self._failing_since = None
@@ -520,17 +526,14 @@ class Inbox:
             if not self.follow:
                 raise StopAsyncIteration from None
             return
-        except RECOVERABLE as err:
-            await self._recover(err)
-            return
         self._failing_since = None
         self._buffer.extend(msgs)
         self._fetched.extend(msgs)
 
     async def _unstall(self) -> None:
-        """nats-py pull subscriptions can stall after a server restart (nats.py issues 504
-        and 986): after a reconnect, an empty fetch while the consumer holds messages for us
-        means this subscription is stuck, so bind a fresh one."""
+        """Pull subscriptions could stall after a server restart (nats.py issues 504 and 986):
+        after a reconnect, an empty fetch while the consumer holds messages for us means this
+        subscription is stuck, so bind a fresh one."""
         self._check_after_reconnect = False
         assert self.session is not None
         try:
@@ -555,9 +558,9 @@ class Inbox:
             pass  # still down: the next fetch fails again and backs off further
 
     async def _rebind(self) -> None:
-        old, self._sub = self._sub, None
+        old, self._pull = self._pull, None
         try:
-            await old.unsubscribe()
+            await old.close()  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - the old subscription may be gone with its connection
             pass
         try:

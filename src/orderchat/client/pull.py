@@ -1,0 +1,105 @@
+"""Pull requests to a JetStream consumer, each answered on a reply subject of its own.
+
+nats-py's `fetch` sends all pull requests of a subscription to one reply subject and gives up
+at the moment the server expires its request (expires = timeout - 0.1 ms). On an idle
+consumer the server's "408 Request Timeout" then often lands just after the client gave up,
+during the next fetch, which takes it for the answer to its own no-wait request and sends a
+second, lingering one. From then on two requests wait on the server: the next message goes
+to the older one, which the server does not close with "404 No Messages" as it closes a
+no-wait request, so the fetch holds a message it has until that request expires (up to a
+whole wait; seen as order cards reaching the supplier's inbox hundreds of ms late, a few
+per run, after a quiet spell). Here every fetch is one no-wait request with a reply subject
+of its own and waits a little longer than the server, so a late end of an earlier request is
+recognised and ignored, and no request is left behind to take messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.js.api import Header, StatusCode
+from nats.js.errors import APIError
+
+from orderchat.schemas import names
+
+# How long past its expiry a request's own end may take to come before it counts as lost
+# (a reconnect in between: the server forgot the request, or its answer went nowhere).
+GRACE = 1.0
+
+
+class PullRequests:
+    """Fetches from one consumer of one stream; `open()` first, `close()` at the end."""
+
+    def __init__(self, nc: Client, stream: str, consumer: str) -> None:
+        self.nc = nc
+        self.stream = stream
+        self.consumer = consumer
+        self.subject = names.js_consumer_next(stream, consumer)
+        self._sub: Subscription | None = None
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self.prefix = ""  # request n is answered on <prefix>.<n>
+        self._n = 0
+
+    async def open(self) -> PullRequests:
+        # Under the connection's inbox prefix, which the user's permissions allow. One queue
+        # for every subscription: what reached an old one before it ended is still handed out.
+        self.prefix = self.nc.new_inbox()
+        self._sub = await self.nc.subscribe(f"{self.prefix}.*", cb=self._queue.put)
+        return self
+
+    async def close(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            await sub.unsubscribe()
+
+    async def fetch(self, batch: int, wait: float) -> list[Msg]:
+        """Up to `batch` messages: those the consumer has now, else the first to come
+        within `wait` seconds (with any that came along); [] when none came."""
+        if self._sub is None:
+            raise RuntimeError("PullRequests.fetch before open()")
+        self._n += 1
+        reply = f"{self.prefix}.{self._n}"
+        # no_wait with expires: the server answers at once when it has messages and ends the
+        # request ("404") as soon as it runs out, else waits for the first one until expiry.
+        request = {"batch": batch, "expires": int(wait * 1e9), "no_wait": True}
+        await self.nc.publish(self.subject, json.dumps(request).encode(), reply=reply)
+        msgs: list[Msg] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait + GRACE
+        while len(msgs) < batch:  # a filled batch ends the request without a status
+            try:
+                msg = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout(deadline - loop.time()):
+                        msg = await self._queue.get()
+                except TimeoutError:
+                    # The answer is lost; the request may still wait on the server: a fresh
+                    # subscription leaves it no one to deliver to.
+                    await self._renew()
+                    if msgs:
+                        return msgs
+                    raise
+            status = (msg.headers or {}).get(Header.STATUS)
+            if not status:
+                msgs.append(msg)
+            elif msg.subject != reply or status == StatusCode.CONTROL_MESSAGE:
+                continue  # an earlier request's end, or a heartbeat
+            elif status in (StatusCode.NO_MESSAGES, StatusCode.REQUEST_TIMEOUT) or msgs:
+                return msgs
+            elif status == StatusCode.SERVICE_UNAVAILABLE:  # no responders: no such consumer (yet)
+                raise NoRespondersError
+            else:
+                raise APIError.from_msg(msg)
+        return msgs
+
+    async def _renew(self) -> None:
+        try:
+            await self.close()
+        except Exception:  # noqa: BLE001 - the connection may be gone; a new one has no such sub
+            pass
+        await self.open()
