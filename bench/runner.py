@@ -146,10 +146,11 @@ async def durability_run(sync: str, options: BenchOptions, work_dir: Path, size:
     return {"sync_interval": sync, "baseline_pipeline": pipeline, "baseline_request": request, "orderchat": oc}
 
 
-async def scale_run(options: BenchOptions, work_dir: Path, progress: Progress) -> dict[str, Any]:
+async def scale_run(options: BenchOptions, work_dir: Path, progress: Progress, meta: dict[str, Any]) -> dict[str, Any]:
     plan = ScalePlan(options.scale_users, options.scale_conversations, options.scale_messages)
     sync = "2m"  # seeding a million messages with an fsync each would take most of an hour
     with nats_server(work_dir / "scale", sync) as server:
+        meta.setdefault("nats_server", server_version(server))
         await provision_server(server.url)
         admin = await nats.connect(server.url, name="bench-scale-seed")
         try:
@@ -229,7 +230,7 @@ async def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
             orders = await order_sync.run(options, work_dir, lambda s: progress(f"order sync: {s}"))
         scale: dict[str, Any] = {"status": "not run", "reason": "pass --scale (outside CI)"}
         if options.scale:
-            scale = await scale_run(options, work_dir, progress)
+            scale = await scale_run(options, work_dir, progress, meta)
             scale["search"] = await search_runs(options, work_dir, progress)
     finally:
         if own_dir:

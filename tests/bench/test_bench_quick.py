@@ -83,6 +83,7 @@ def test_scale_section_reads_through_the_services(results: dict) -> None:
     for read in ("history_latest_page", "history_deep_page", "conv_list_with_unread"):
         assert scale[read]["samples"] > 0 and positive(scale[read]["p50_ms"])
     assert scale["unread_counts_checked"] > 0
+    assert scale["unread_counts_correct"] == scale["unread_counts_checked"]  # every count checked against the seeded cursors
     assert positive(scale["services_rss_mb"]) and positive(scale["nats_server_rss_mb"])
     [sqlite] = [run for run in scale["search"] if run["backend"] == "sqlite"]
     assert sqlite["messages"] == scale["messages"] and sqlite["orders"] > 0

@@ -21,7 +21,7 @@ from .common import cli, run
 @click.option("--sync", "sync_modes", multiple=True, help='JetStream sync_interval to run under (repeatable; default: "always" and "2m").')
 @click.option("--services", "services", default=None, help="Comma-separated services to host (default: all registered).")
 @click.option("--scale-messages", type=int, default=None, help="Stored messages for --scale (default 1,000,000).")
-@click.option("--only", "sections", multiple=True, type=click.Choice(["delivery", "order-sync"]), help="Run only these sections (repeatable; default: both; --scale adds the scale run).")
+@click.option("--only", "sections", multiple=True, type=click.Choice(["delivery", "order-sync", "scale"]), help="Run only these sections (repeatable; default: delivery and order-sync, plus scale with --scale).")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep server stores and process logs here (default: a temporary directory, removed).")
 def bench(
     quick: bool,
@@ -50,7 +50,8 @@ def bench(
     if scale_messages:
         changes["scale_messages"] = scale_messages
     if sections:
-        changes["sections"] = tuple(sections)
+        changes["sections"] = tuple(s for s in sections if s != "scale")
+        changes["scale"] = scale or "scale" in sections
     options = replace(options, **changes)  # type: ignore[arg-type]
 
     # SIGTERM unwinds like Ctrl-C, so the servers and services the bench started are stopped.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -66,6 +67,9 @@ R = TypeVar("R", bound=BaseModel)
 
 _INBOX_EVENT = TypeAdapter(InboxEvent)
 DELIVERED_COALESCE = 0.25  # seconds between two delivered receipts of one device
+# Each wait is drawn from ±20 % around it, so that many devices started together do not
+# send their receipts in step (a burst the receipts service would answer all at once).
+DELIVERED_JITTER = 0.2
 RETRYABLE = (NatsTimeoutError, NoRespondersError, asyncio.TimeoutError)
 # Fetch failures an inbox rides out (server restarting, JetStream not ready, reconnecting).
 RECOVERABLE = (NoRespondersError, APIError, ConnectionClosedError, StaleConnectionError, OSError)
@@ -283,7 +287,7 @@ class OrderchatClient:
         while self._delivered_pending:
             marks, self._delivered_pending = self._delivered_pending, {}
             await self._send_delivered(marks)
-            await asyncio.sleep(DELIVERED_COALESCE)
+            await asyncio.sleep(DELIVERED_COALESCE * random.uniform(1 - DELIVERED_JITTER, 1 + DELIVERED_JITTER))
 
     async def _send_delivered(self, marks: dict[str, int]) -> None:
         results = await asyncio.gather(
