@@ -123,6 +123,33 @@ class HistoryReply(Ok):
     has_more: bool
 
 
+MAX_POSITIONS = 500
+
+
+class PositionsRequest(Stored):
+    """Service-to-service (oc.<t>.svc.archive.positions): where in stream CHAT the archive
+    has seen messages `first`..`last` of a conversation. History pages read those messages
+    by their stream sequences instead of searching the stream for them."""
+
+    conv: ConvId
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> "PositionsRequest":
+        if self.last < self.first or self.last - self.first >= MAX_POSITIONS:
+            raise ValueError(f"first..last must name 1 to {MAX_POSITIONS} messages")
+        return self
+
+
+class PositionsReply(Ok):
+    """(conversation sequence, stream sequence) pairs, ascending and gapless from `first`;
+    it ends early where the archive has not seen a message (yet)."""
+
+    conv: ConvId
+    positions: list[tuple[int, int]]
+
+
 class PostRequest(Stored):
     """Service-to-service: post an order card or a notice into a conversation (subject
     oc.<t>.svc.delivery.post, open to service users only). `between` names a direct

@@ -113,6 +113,11 @@ def dlq(tenant: str, service: str) -> str:
     return f"{PREFIX}.{tenant}.dlq.{service}"
 
 
+# Service-to-service operations (oc.<t>.svc.<service>.<op>).
+SVC_POST = "post"  # delivery: post a card or notice into a conversation
+SVC_POSITIONS = "positions"  # archive: where a conversation's messages are in CHAT
+
+
 def service_request(tenant: str, service: str, op: str) -> str:
     return f"{PREFIX}.{tenant}.svc.{service}.{op}"
 

@@ -413,6 +413,14 @@ class PostgresStore:
         rows = await conn.fetch(sql + f" LIMIT {cap + 1}", *args)
         return None if len(rows) > cap else [r[0] for r in rows]
 
+    async def positions(self, tenant: str, conv: str, first: int, last: int) -> list[tuple[int, int]]:
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, stream_seq FROM messages WHERE tenant = $1 AND conv = $2 AND seq BETWEEN $3 AND $4 ORDER BY seq",
+                tenant, conv, first, last,
+            )
+        return [(row["seq"], row["stream_seq"]) for row in rows]
+
     async def search_chat(self, query: CompiledQuery, scope: Scope, filters: Filters) -> list[ChatHit]:
         async with self._pool().acquire() as conn:
             convs = await self._visible_convs(conn, scope, filters.supplier, MAX_SCOPE_TOKENS)

@@ -60,12 +60,16 @@ Extractor = Callable[[Batch, str, int, bytes], None]
 class Source:
     name: str
     stream: str
-    subjects: tuple[str, ...]
+    subjects: tuple[str, ...]  # filter subjects; none: the whole stream
     extract: Extractor
 
 
 SOURCE_SPECS: dict[str, Source] = {
-    SOURCE_CHAT: Source(SOURCE_CHAT, names.STREAM_CHAT, (names.CHAT_CONV_SUBJECTS, names.CHAT_INBOX_SUBJECTS), add_chat),
+    # All of CHAT (its conversation and inbox subjects), read without a filter: a consumer
+    # filtered on several wildcard subjects made nats-server count its pending messages
+    # across every subject of the stream at each delivery (measured: a million-message
+    # replay ran at ~2,500 msgs/s with nats-server at 100 % CPU and the archive idle).
+    SOURCE_CHAT: Source(SOURCE_CHAT, names.STREAM_CHAT, (), add_chat),
     SOURCE_ORDERS: Source(SOURCE_ORDERS, names.STREAM_ORDERS, (names.ORDER_EVENT_SUBJECTS,), add_order_event),
 }
 
@@ -103,7 +107,7 @@ class Projector:
             ack_wait=60,
             max_ack_pending=self.batch * 4,
             max_waiting=64,
-            filter_subjects=list(self.source.subjects),
+            filter_subjects=list(self.source.subjects) or None,
             inactive_threshold=ABANDONED_AFTER,
         )
 

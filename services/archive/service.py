@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 
 from orderchat.runtime.settings import Settings
 from orderchat.schemas import names
+from orderchat.schemas.chat import PositionsReply, PositionsRequest
 from orderchat.schemas.errors import ErrorCode, OrderchatError
 from orderchat.schemas.search import ExportReply, ExportRequest, SearchKind, SearchReply, SearchRequest
 from orderchat.schemas.users import User
@@ -129,6 +130,10 @@ class ArchiveService:
         q = names.QUEUE_SEARCH
         server.add(names.ingress_pattern(names.OP_SEARCH), "search", SearchRequest, self.search, queue=q)
         server.add(names.ingress_pattern(names.OP_EXPORT), "export", ExportRequest, self.export, queue=q)
+        server.add(
+            names.service_request_pattern(NAME, names.SVC_POSITIONS), "positions", PositionsRequest, self.positions,
+            queue=q, identity="service",
+        )
         await server.start()
         self.server = server
         log.info("archive: %s store at %s", self.archive.store.backend, url.split("@")[-1])
@@ -171,6 +176,17 @@ class ArchiveService:
             )
 
     # -- handlers --------------------------------------------------------------------------
+
+    async def positions(self, request: PositionsRequest, caller: Caller) -> PositionsReply:
+        """Where the archive saw a conversation's messages: the gapless run from `first`."""
+        assert self.archive is not None
+        found = await self.archive.store.positions(caller.tenant, request.conv, request.first, request.last)
+        run: list[tuple[int, int]] = []
+        for seq, stream_seq in found:
+            if seq != request.first + len(run):
+                break
+            run.append((seq, stream_seq))
+        return PositionsReply(conv=request.conv, positions=run)
 
     async def search(self, request: SearchRequest, caller: Caller) -> SearchReply:
         started = time.perf_counter()

@@ -322,6 +322,15 @@ class SqliteStore:
 
     # -- searching -------------------------------------------------------------------------
 
+    async def positions(self, tenant: str, conv: str, first: int, last: int) -> list[tuple[int, int]]:
+        def query(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            return conn.execute(
+                "SELECT seq, stream_seq FROM messages WHERE tenant = ? AND conv = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (tenant, conv, first, last),
+            ).fetchall()
+
+        return await self._read(query)
+
     async def search_chat(self, query: CompiledQuery, scope: Scope, filters: Filters) -> list[ChatHit]:
         return await self._read(lambda c: self._search_chat(c, query, scope, filters))
 

@@ -77,6 +77,11 @@ class ArchiveStore(Protocol):
     async def apply(self, batch: Batch) -> None:
         """Write the batch and its `last_seq` in one transaction (idempotent)."""
 
+    async def positions(self, tenant: str, conv: str, first: int, last: int) -> list[tuple[int, int]]:
+        """(conversation seq, stream seq) of the conversation's messages first..last that
+        the store holds, ascending."""
+        ...
+
     async def search_chat(self, query: CompiledQuery, scope: Scope, filters: Filters) -> list[ChatHit]: ...
 
     async def search_orders(self, query: CompiledQuery, scope: Scope, filters: Filters) -> list[OrderHit]: ...

@@ -36,6 +36,7 @@ from orderchat.services.receipts.cursors import CursorStore
 
 from .conversations import Conversations
 from orderchat.services.framework.directory import Directory
+from orderchat.services.framework.archive_positions import ArchivePositions
 from orderchat.services.framework.conversation_history import History
 from .inboxes import Inboxes
 from orderchat.services.framework.conversation_log import ConversationLog
@@ -59,7 +60,7 @@ class DeliveryService:
         self.read_cursors = CursorStore(await js.key_value(names.KV_READ), ReadCursor)
         await self.inboxes.start()
         self.log = ConversationLog(js)
-        self.history = History(js, self.log)
+        self.history = History(js, self.log, ArchivePositions(ctx.nc))
         self.conversations = Conversations(self.directory, self.inboxes, js)
         max_bytes = int(ctx.option("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES))  # type: ignore[arg-type]
 
@@ -73,7 +74,7 @@ class DeliveryService:
         server.add(names.ingress_pattern(names.OP_CONV_LIST), "conv_list", ConvListRequest, self.list_convs, queue=q)
         server.add(names.ingress_pattern(names.OP_SESSION_OPEN), "session_open", SessionOpen, self.open_session, queue=q)
         server.add(
-            names.service_request_pattern(NAME, "post"), "post", PostRequest, self.post, queue=q,
+            names.service_request_pattern(NAME, names.SVC_POST), "post", PostRequest, self.post, queue=q,
             max_bytes=256 * 1024, identity="service",
         )
         await server.start()

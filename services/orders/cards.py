@@ -67,7 +67,7 @@ class ChatPoster:
         self.nc = nc
 
     async def _post(self, tenant: str, request: PostRequest) -> SendAccepted:
-        subject = names.service_request(tenant, "delivery", "post")
+        subject = names.service_request(tenant, "delivery", names.SVC_POST)
         msg = await self.nc.request(subject, request.model_dump_json().encode(), timeout=POST_TIMEOUT)
         failed = error_reply(msg.data)
         if failed is not None:

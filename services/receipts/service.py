@@ -26,6 +26,7 @@ from orderchat.schemas.receipts import (
     TypingRequest,
 )
 from orderchat.services.framework.directory import Directory
+from orderchat.services.framework.archive_positions import ArchivePositions
 from orderchat.services.framework.conversation_history import History
 from orderchat.services.framework.conversation_log import ConversationLog
 from orderchat.services.framework.context import ServiceContext
@@ -84,7 +85,7 @@ class ReceiptsService:
         await self.directory.start()
         log = ConversationLog(js)
         self.ends = ConversationEnds(log)
-        self.history = History(js, log)
+        self.history = History(js, log, ArchivePositions(ctx.nc))
         self.read = CursorStore(await js.key_value(names.KV_READ), ReadCursor)
         self.delivered = CursorStore(await js.key_value(names.KV_DELIVERED), DeliveredCursor)
         index = SenderIndex(self.history)

@@ -160,7 +160,7 @@ class SlaService:
             ),
         )
         reply = await self.ctx.nc.request(
-            names.service_request(timer.tenant, "delivery", "post"), post.model_dump_json().encode(), timeout=5
+            names.service_request(timer.tenant, "delivery", names.SVC_POST), post.model_dump_json().encode(), timeout=5
         )
         failed = error_reply(reply.data)
         if failed is not None:
