@@ -25,7 +25,7 @@ from orderchat.schemas import names
 from orderchat.schemas.chat import ChatMessage
 
 from .archive_positions import ArchivePositions
-from .conversation_log import HDR_SEQ, ConversationLog
+from .conversation_log import HDR_SEQ, ConversationLog, Tail
 
 logger = logging.getLogger(__name__)
 
@@ -130,19 +130,27 @@ class History:
             more = first > 1
         if first > end:
             return [], last, False
+        # The fresh tail read brought the last message along: a page that ends there needs
+        # one message less (a conversation list's "last message" needs none).
+        newest = [ChatMessage.model_validate_json(tail.data)] if tail.data and end == last else []
+        messages = await self._range(tenant, conv_id, subject, first, end - len(newest), tail)
+        return messages + newest, last, more
+
+    async def _range(self, tenant: str, conv_id: str, subject: str, first: int, end: int, tail: Tail) -> list[ChatMessage]:
+        if first > end:
+            return []
         known = await self._at_positions(tenant, conv_id, subject, first, end)
         if known:
             self.pages_by_position += 1
             first = known[-1].seq + 1
             if first > end:
-                return known, last, more
+                return known
         position = await self.locate(subject, first, (tail.conv_seq, tail.stream_seq))
         if position is None:
-            return known, last, more
-        wanted = end - first + 1
-        raw = await self._batch(subject, position, wanted)
+            return known
+        raw = await self._batch(subject, position, end - first + 1)
         messages = [ChatMessage.model_validate_json(data) for data in raw]
-        return known + [m for m in messages if first <= m.seq <= end], last, more
+        return known + [m for m in messages if first <= m.seq <= end]
 
     async def _at_positions(self, tenant: str, conv_id: str, subject: str, first: int, end: int) -> list[ChatMessage]:
         """Messages first.. (up to end) read by the stream sequences the archive gave, all at

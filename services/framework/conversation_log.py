@@ -27,6 +27,7 @@ MAX_CACHED_TAILS = 100_000
 class Tail:
     stream_seq: int
     conv_seq: int
+    data: bytes = b""  # the last message itself, when read from the stream (not cached)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class ConversationLog:
         except NotFoundError:
             return Tail(0, 0)
         headers = last.headers or {}
-        return Tail(int(last.seq or 0), int(headers.get(HDR_SEQ, 0)))
+        return Tail(int(last.seq or 0), int(headers.get(HDR_SEQ, 0)), last.data or b"")
 
     def _remember(self, subject: str, tail: Tail) -> None:
         self._tails[subject] = tail
