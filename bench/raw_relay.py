@@ -17,7 +17,7 @@ import signal
 import nats
 from nats.aio.msg import Msg
 
-from orderchat.runtime import heap
+from orderchat.runtime import tuning
 
 from . import raw_names
 from .load import FETCH_TIMEOUTS
@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
 async def run_pipeline(nc: nats.NATS, batch: int, stop: asyncio.Event) -> None:
     js = nc.jetstream()
     sub = await js.pull_subscribe_bind(durable=raw_names.RELAY_CONSUMER, stream=raw_names.STREAM_A)
-    heap.settle()  # as `orderchat serve` does
+    tuning.settle()  # as `orderchat serve` does
     print("ready", flush=True)
     while not stop.is_set():
         try:
@@ -71,7 +71,7 @@ async def run_request(nc: nats.NATS, stop: asyncio.Event) -> None:
         task.add_done_callback(tasks.discard)
 
     await nc.subscribe(raw_names.REQUEST_PATTERN, queue=raw_names.REQUEST_QUEUE, cb=dispatch)
-    heap.settle()  # as `orderchat serve` does
+    tuning.settle()  # as `orderchat serve` does
     print("ready", flush=True)
     await stop.wait()
 

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import nats
 
 from orderchat.runtime.nats_server import NatsServer
-from orderchat.runtime import heap
+from orderchat.runtime import tuning
 from orderchat.runtime.services import SERVICES
 
 from . import delivery, order_sync, population
@@ -200,7 +200,7 @@ async def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
     started = time.perf_counter()
     # The load generator (raw baselines and orderchat's clients alike) gets the services'
     # collector settings, so its own full collections do not show up as delivery latency.
-    heap.settle()
+    tuning.settle()
     own_dir = options.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="orderchat-bench-")) if own_dir else Path(options.work_dir)  # type: ignore[arg-type]
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import nats
 
-from orderchat.runtime import heap
+from orderchat.runtime import tuning
 from orderchat.runtime.provision import provision
 from orderchat.runtime.services import SERVICES, ServiceHost
 from orderchat.runtime.system import port_or_free, service_options, system, wait_for_stop_signal
@@ -54,7 +54,7 @@ async def up(ctx: click.Context, data_dir: str | None, port: int | None, sync_in
     if settings.insecure:
         click.echo("WARNING: --insecure: NATS runs WITHOUT authorization; every connection may read and write everything.", err=True)
     async with system(settings, seed=not no_seed) as running:
-        heap.settle()
+        tuning.settle()
         info = running.info
         click.echo("orderchat is up")
         click.echo(f"  NATS            {info['nats_url']}")
@@ -97,7 +97,7 @@ async def serve(ctx: click.Context, names: tuple[str, ...], http_port: int | Non
         connect_options=connect_options(ctx, identity=names[0] if len(names) == 1 else "services"), http_host=settings.host, http_port=None if port < 0 else port,
     )
     await host.start()
-    heap.settle()
+    tuning.settle()
     click.echo(f"serving {', '.join(names)} on {host.url}; Ctrl-C stops")
     if host.http_url:
         click.echo(f"metrics and health: {host.http_url}/metrics /healthz /readyz")
