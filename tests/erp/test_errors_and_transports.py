@@ -18,6 +18,7 @@ from orderchat.integrations.odoo.transport import open_transport
 from orderchat.schemas.orders import LineAnswer, LineAnswerCode, LineChange
 
 from .conftest import buyer_event, call, card_in_inbox, make_po, read_po, wait_for
+from .proxy import ErpProxy
 
 
 async def test_qty_below_received_is_a_user_error_event_for_the_buyer(erp, connector, client_for) -> None:
@@ -81,38 +82,25 @@ async def test_json2_transport_and_webhook_hint(erp, connector, client_for) -> N
     assert any("orderchat" in n["body"] for n in po["notes"])
 
 
-class GatedProxy:
-    """An HTTP proxy in front of the ERP that holds the JSON-2 read of one purchase order
-    until released (an ERP slow to answer for that order)."""
+class GatedProxy(ErpProxy):
+    """Holds the JSON-2 read of one purchase order until released (an ERP slow to answer for
+    that order)."""
 
     def __init__(self, target_port: int) -> None:
-        self.target = f"http://127.0.0.1:{target_port}"
+        super().__init__(target_port)
         self.held_po: int | None = None
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def start(self) -> int:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.http = aiohttp.ClientSession()
-        return int(self.runner.addresses[0][1])
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        body = await request.read()
+    async def intercept(self, request: web.Request, body: bytes) -> web.Response | None:
         if request.path == "/json/2/purchase.order/search_read" and json.loads(body).get("domain") == [["id", "in", [self.held_po]]]:
             self.holding.set()
             await self.release.wait()
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization", "x-odoo-database")}
-        async with self.http.request(request.method, self.target + request.path_qs, data=body, headers=headers) as answer:
-            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+        return None
 
     async def stop(self) -> None:
         self.release.set()
-        await self.http.close()
-        await self.runner.cleanup()
+        await super().stop()
 
 
 async def test_a_hinted_po_does_not_wait_for_another_hinted_pos_sync(erp, connector, client_for) -> None:

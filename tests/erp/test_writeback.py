@@ -6,12 +6,12 @@ import time
 from datetime import date
 from decimal import Decimal
 
-import aiohttp
 from aiohttp import web
 
 from orderchat.schemas.orders import LineAnswer, LineAnswerCode, LineChange, OrderState
 
 from .conftest import buyer_event, call, card_in_inbox, make_po, read_po, wait_for
+from .proxy import ErpProxy
 
 
 async def test_confirm_sets_po_purchase_with_chatter_note(erp, connector, client_for) -> None:
@@ -120,35 +120,19 @@ async def test_po_edited_in_erp_asks_supplier_to_confirm_again(erp, connector, c
     assert po["lines"][0]["product_qty"] == 80.0
 
 
-class FlakyProxy:
-    """An HTTP proxy in front of the ERP that can answer 503 (a gateway whose ERP is restarting)."""
+class FlakyProxy(ErpProxy):
+    """Can answer 503 (a gateway whose ERP is restarting)."""
 
     def __init__(self, target_port: int) -> None:
-        self.target = f"http://127.0.0.1:{target_port}"
+        super().__init__(target_port)
         self.failing = False
         self.refused = 0
 
-    async def start(self) -> int:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.http = aiohttp.ClientSession()
-        return int(self.runner.addresses[0][1])
-
-    async def _forward(self, request: web.Request) -> web.Response:
+    async def intercept(self, request: web.Request, body: bytes) -> web.Response | None:
         if self.failing:
             self.refused += 1
             return web.Response(status=503, text="<html>Service Temporarily Unavailable</html>")
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization", "cookie", "x-odoo-database")}
-        async with self.http.request(request.method, self.target + request.path_qs, data=await request.read(), headers=headers) as answer:
-            body = await answer.read()
-            return web.Response(status=answer.status, body=body, content_type=answer.content_type)
-
-    async def stop(self) -> None:
-        await self.http.close()
-        await self.runner.cleanup()
+        return None
 
 
 async def test_erp_answering_503_during_confirmation_is_retried_and_written_once(erp, connector, client_for) -> None:
