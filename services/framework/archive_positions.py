@@ -42,7 +42,7 @@ class ArchivePositions:
             msg = await self.nc.request(subject, request.model_dump_json().encode(), timeout=ANSWER_WITHIN)
         except (NoRespondersError, NatsTimeoutError) as exc:
             self._away_until = time.monotonic() + RETRY_AFTER
-            log.debug("archive positions unavailable (%s); searching the stream for %s", type(exc).__name__, RETRY_AFTER)
+            log.debug("archive positions unavailable (%s); searching the stream for %.0f s", type(exc).__name__, RETRY_AFTER)
             return []
         if error_reply(msg.data) is not None:
             return []
