@@ -184,7 +184,8 @@ class ErpService:
         return sorted(due)
 
     def _start_hinted(self) -> None:
-        """Start syncing what is due, in as many batches as workers are free."""
+        """Start syncing what is due (one batch a free worker; what comes due meanwhile waits
+        for the next free one)."""
         while len(self._hint_tasks) < HINT_WORKERS:
             hinted = self._due_hints()
             if not hinted:
@@ -211,8 +212,9 @@ class ErpService:
             self._wake.set()  # hints that waited for a worker or for this sync
 
     async def _hinted_done(self) -> None:
+        # asyncio.wait, not gather: whoever waits here being cancelled must not cancel the syncs.
         while self._hint_tasks:
-            await asyncio.gather(*self._hint_tasks, return_exceptions=True)
+            await asyncio.wait(set(self._hint_tasks))
 
     def _after_poll(self, report: SyncReport) -> None:
         self.erp_up, self.last_error = True, None

@@ -122,8 +122,18 @@ class Projector:
                             self.source.name, info.ack_floor.stream_seq, self.applied, start)
                 await self.js.delete_consumer(self.source.stream, self.consumer)
                 raise NotFoundError
+            await self._refilter(info.config)
         except NotFoundError:
             await self.js.add_consumer(self.source.stream, self._config(start))
+
+    async def _refilter(self, config: ConsumerConfig) -> None:
+        """A consumer made with other filter subjects (before CHAT was read unfiltered) gets
+        this source's, in place."""
+        have = sorted(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))
+        if have != sorted(self.source.subjects):
+            config.filter_subjects = list(self.source.subjects) or None
+            config.filter_subject = None
+            await self.js.add_consumer(self.source.stream, config)
 
     async def _bind(self) -> None:
         self._sub = await self.js.pull_subscribe_bind(durable=self.consumer, stream=self.source.stream)

@@ -161,6 +161,8 @@ async def _drain(sub: JetStreamContext.PullSubscription, name: str, batch: int, 
             info = await sub.consumer_info()
             if info.num_pending == 0 and info.delivered.consumer_seq == len(got):
                 return got
+            if info.num_pending == 0 and info.delivered.consumer_seq > len(got):
+                raise _Gap  # the last ones were delivered and lost in transit
 
 
 async def _delete(js: JetStreamContext, stream: str, consumer: str) -> None:

@@ -61,11 +61,10 @@ KNOWN_CURSORS = 100_000
 
 
 class CursorStore(Generic[C]):
-    """Cursors live in KV; the last revision this process saw of each is kept, because a
-    cursor only moves forward: a remembered cursor at or past the wanted position answers
-    without a read, and a move is tried straight against the remembered revision (a
-    compare-and-set, so a cursor moved elsewhere meanwhile fails the write and is read
-    again). One KV write per move instead of a read and a write."""
+    """Cursors live in KV; the last revision this process saw of each is kept, and a move is
+    tried straight against it (a compare-and-set, so a cursor moved elsewhere meanwhile fails
+    the write and is read again): one KV write per move instead of a read and a write. A
+    receipt that would not move the remembered cursor is checked against the bucket."""
 
     def __init__(self, kv: KeyValue, model: type[C]) -> None:
         self.kv = kv
@@ -73,6 +72,9 @@ class CursorStore(Generic[C]):
         self._known: dict[str, tuple[C, int]] = {}
 
     def _remember(self, key: str, cursor: C, revision: int) -> None:
+        known = self._known.get(key)
+        if known is not None and known[1] > revision:
+            return  # a read that started before a newer write finished after it
         if len(self._known) >= KNOWN_CURSORS:
             self._known.clear()
         self._known[key] = (cursor, revision)
@@ -100,6 +102,7 @@ class CursorStore(Generic[C]):
         key = names.kv_key(tenant, conv, user)
         known = self._known.get(key)
         for _ in range(CAS_ATTEMPTS):
+            trusted = known is not None
             if known is not None:
                 current, revision = known
                 known = None  # trusted for one try: a failed write reads the cursor again
@@ -108,6 +111,10 @@ class CursorStore(Generic[C]):
                 if current is not None:
                     self._remember(key, current, revision)
             if current is not None and current.up_to >= up_to:
+                if trusted:
+                    # "Already there" is answered from the bucket, not from memory: an
+                    # async-persisted bucket may have lost recent writes in a server crash.
+                    continue
                 return current, False
             new = self.model(conv=conv, user=user, up_to=up_to, ts=now(), **extra)
             if before_move is not None:

@@ -406,8 +406,6 @@ class Inbox:
         self._last_seq: dict[str, int] = {}  # conversation -> last sequence shown
         self._events_shown: set[int] = set()  # stream sequences of events shown (bounded)
         self._events_order: deque[int] = deque()
-        self._reconnects = client.nc.stats["reconnects"]
-        self._check_after_reconnect = False
         self._failing_since: float | None = None
         self._backoff = 0.1
         self.filled_from_history = 0
@@ -508,9 +506,6 @@ class Inbox:
 
     async def _refill(self) -> None:
         """One fetch; errors back off and re-bind for at most `MAX_OUTAGE` seconds in a row."""
-        if self.client.nc.stats["reconnects"] != self._reconnects:
-            self._reconnects = self.client.nc.stats["reconnects"]
-            self._check_after_reconnect = True
         try:
             if self._pull is None:  # a re-bind failed during an outage: bind again first
                 await self._bind()
@@ -525,28 +520,12 @@ class Inbox:
             # An empty inbox, or NATS refused this key the device's consumer: say which.
             self.client.refusals.raise_if_refused(names.js_consumer_next(self.session.stream, self.session.consumer))  # type: ignore[union-attr]
             self._failing_since = None
-            if self._check_after_reconnect:
-                await self._unstall()
             if not self.follow:
                 raise StopAsyncIteration from None
             return
         self._failing_since = None
         self._buffer.extend(msgs)
         self._fetched.extend(msgs)
-
-    async def _unstall(self) -> None:
-        """Pull subscriptions could stall after a server restart (nats.py issues 504 and 986):
-        after a reconnect, an empty fetch while the consumer holds messages for us means this
-        subscription is stuck, so bind a fresh one."""
-        self._check_after_reconnect = False
-        assert self.session is not None
-        try:
-            info = await self.client.js.consumer_info(self.session.stream, self.session.consumer)
-        except RECOVERABLE:
-            self._check_after_reconnect = True
-            return
-        if info.num_pending:
-            await self._rebind()
 
     async def _recover(self, err: BaseException) -> None:
         now = asyncio.get_running_loop().time()
