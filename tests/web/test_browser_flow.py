@@ -261,6 +261,24 @@ async def test_the_sign_in_form_refuses_another_users_key(web_system: WebSystem,
     await context.close()
 
 
+# A buyer's order of two lines: notebooks and A3 paper from the paper supplier.
+NOTEBOOKS_AND_A3 = [
+    OrderLine(line_id="1", sku="NB-A5-LINED", description="A5 横线笔记本", category="Notebooks", quantity=Decimal(50), unit_price=Decimal("6.5")),
+    OrderLine(line_id="2", sku="PAP-A3-80", description="A3复印纸 80克", category="Paper", quantity=Decimal(10), unit_price=Decimal(45)),
+]
+
+
+async def chat_as_demo_user(browser: Browser, web: WebSystem, user: str, peer: str) -> Page:
+    """A phone-sized page of its own, signed in as a demo user, with the chat with `peer` open."""
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(web.url)
+    await page.get_by_test_id(f"demo-{user}").click()
+    await expect(page.get_by_test_id("me")).to_have_text(user, timeout=UI_TIMEOUT)
+    await page.get_by_test_id("conversation").filter(has_text=peer).click()
+    return page
+
+
 async def party_client(web: WebSystem, user: str) -> OrderchatClient:
     """Another client of the same user set: the Python client with the party's `main` key."""
     seed = KeyStore.of_home(web.settings.home).party_path(web.settings.tenant, user, "main")
@@ -335,19 +353,9 @@ async def test_backorder_and_rejected_line_are_declined_then_the_supplier_reject
     web = web_system
     buyer_py = await party_client(web, "lin")
     try:
-        lines = [
-            OrderLine(line_id="1", sku="NB-A5-LINED", description="A5 横线笔记本", category="Notebooks", quantity=Decimal(50), unit_price=Decimal("6.5")),
-            OrderLine(line_id="2", sku="PAP-A3-80", description="A3复印纸 80克", category="Paper", quantity=Decimal(10), unit_price=Decimal(45)),
-        ]
-        created = await buyer_py.orders.create("sunrise-paper", lines)
-        contexts = [await browser.new_context(viewport=PHONE, locale="zh-CN") for _ in range(2)]
-        buyer, supplier = [await c.new_page() for c in contexts]
-        for page, user in ((buyer, "lin"), (supplier, "sunrise-paper")):
-            await page.goto(web.url)
-            await page.get_by_test_id(f"demo-{user}").click()
-            await expect(page.get_by_test_id("me")).to_have_text(user, timeout=UI_TIMEOUT)
-        await supplier.get_by_test_id("conversation").filter(has_text="lin").click()
-        await buyer.get_by_test_id("conversation").filter(has_text="sunrise-paper").click()
+        created = await buyer_py.orders.create("sunrise-paper", NOTEBOOKS_AND_A3)
+        buyer = await chat_as_demo_user(browser, web, "lin", "sunrise-paper")
+        supplier = await chat_as_demo_user(browser, web, "sunrise-paper", "lin")
 
         supplier_card, buyer_card = supplier.get_by_test_id("order-card").last, buyer.get_by_test_id("order-card").last
         await supplier_card.get_by_test_id("answer-lines").click(timeout=UI_TIMEOUT)
@@ -373,8 +381,8 @@ async def test_backorder_and_rejected_line_are_declined_then_the_supplier_reject
         await buyer.screenshot(path=artifacts / "10-rejected-with-timeline-phone.png")
         order = await buyer_py.orders.show(created.order.id)
         assert order.state is OrderState.REJECTED
-        for context in contexts:
-            await context.close()
+        for page in (buyer, supplier):
+            await page.context.close()
     finally:
         await buyer_py.close()
 
@@ -393,17 +401,8 @@ async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system:
     web = web_system
     buyer_py = await party_client(web, "lin")
     try:
-        lines = [
-            OrderLine(line_id="1", sku="NB-A5-LINED", description="A5 横线笔记本", category="Notebooks", quantity=Decimal(50), unit_price=Decimal("6.5")),
-            OrderLine(line_id="2", sku="PAP-A3-80", description="A3复印纸 80克", category="Paper", quantity=Decimal(10), unit_price=Decimal(45)),
-        ]
-        order_id = (await buyer_py.orders.create("sunrise-paper", lines)).order.id
-        context = await browser.new_context(viewport=PHONE, locale="zh-CN")
-        page = await context.new_page()
-        await page.goto(web.url)
-        await page.get_by_test_id("demo-sunrise-paper").click()
-        await expect(page.get_by_test_id("me")).to_have_text("sunrise-paper", timeout=UI_TIMEOUT)
-        await page.get_by_test_id("conversation").filter(has_text="lin").click()
+        order_id = (await buyer_py.orders.create("sunrise-paper", NOTEBOOKS_AND_A3)).order.id
+        page = await chat_as_demo_user(browser, web, "sunrise-paper", "lin")
         card = page.get_by_test_id("order-card").last
         await card.get_by_test_id("answer-lines").click(timeout=UI_TIMEOUT)
         notebook = card.get_by_test_id("order-line").nth(0)
@@ -444,6 +443,6 @@ async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system:
         await expect(card.get_by_test_id("order-state")).to_have_attribute("class", "state state-rejected", timeout=UI_TIMEOUT)
         events = (await buyer_py.orders.events(order_id)).events
         assert [e["reason"] for e in events if e["type"] == "rejected"] == ["本月无法供货"], events
-        await context.close()
+        await page.context.close()
     finally:
         await buyer_py.close()
