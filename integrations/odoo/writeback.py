@@ -35,14 +35,13 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import FetchTimeoutError
 from pydantic import ValidationError
 
 from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.schemas.orders import EventType, Order, OrderEvent, OrderLine
 from orderchat.services.framework.dead_letters import park
-from orderchat.services.framework.pull import fetch
+from orderchat.services.framework.pull import bind, fetch
 from orderchat.services.framework.stream_consumer import RECOVERABLE
 
 from . import chatter
@@ -111,7 +110,7 @@ class WriteBack:
             deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT,
             max_deliver=-1, max_ack_pending=1, filter_subjects=[names.order_events(self.store.tenant, names.ANY)],
         ))
-        self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=names.STREAM_ORDERS)
+        self._sub = await bind(js, names.STREAM_ORDERS, self.durable)
         self._task = asyncio.create_task(self._run(), name=f"erp:{self.durable}")
 
     async def stop(self) -> None:
@@ -123,7 +122,7 @@ class WriteBack:
                 self._task.cancel()
         if self._sub is not None:
             try:
-                await self._sub.unsubscribe()
+                await self._sub.close()
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
 
@@ -136,17 +135,17 @@ class WriteBack:
         backoff = 0.1
         while not self._stopping.is_set():
             try:
-                # One at a time, answered the moment an event is stored (a lingering pull).
+                # One at a time, answered the moment an event is stored (one pull request each).
                 msgs = await fetch(self._sub, 1, 1.0)
                 backoff = 0.1
-            except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
+            except (NatsTimeoutError, asyncio.TimeoutError):
                 continue
             except RECOVERABLE as exc:
                 log.warning("erp write-back: fetch failed (%r); again in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 try:
-                    self._sub = await self.gateway.js.pull_subscribe_bind(durable=self.durable, stream=names.STREAM_ORDERS)
+                    self._sub = await bind(self.gateway.js, names.STREAM_ORDERS, self.durable)
                 except RECOVERABLE:
                     pass
                 continue

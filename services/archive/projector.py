@@ -32,7 +32,7 @@ from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.services.framework.dead_letters import park
 from orderchat.services.framework.metrics import BATCH_SIZE, STREAM_MESSAGES
-from orderchat.services.framework.pull import fetch
+from orderchat.services.framework.pull import bind, fetch
 
 from .extract import Unreadable, add_chat, add_order_event
 from .metrics import LAST_APPLIED, PENDING
@@ -136,7 +136,7 @@ class Projector:
             await self.js.add_consumer(self.source.stream, config)
 
     async def _bind(self) -> None:
-        self._sub = await self.js.pull_subscribe_bind(durable=self.consumer, stream=self.source.stream)
+        self._sub = await bind(self.js, self.source.stream, self.consumer)
 
     async def start(self) -> None:
         self.applied = await self.store.last_applied(self.source.name)
@@ -153,7 +153,7 @@ class Projector:
             self._task = None
         if self._sub is not None:
             with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+                await self._sub.close()
             self._sub = None
 
     # -- the loop --------------------------------------------------------------------------

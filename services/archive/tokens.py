@@ -140,6 +140,7 @@ def compile_query(text: str) -> CompiledQuery:
 # and `_`, which split tokens, hence a digest; the letter keeps the kinds apart.
 
 
+@lru_cache(maxsize=65536)  # the same tenants, conversations and weeks come again and again
 def _hashed(kind: str, *parts: str) -> str:
     return kind + hashlib.blake2s("\x00".join(parts).encode(), digest_size=8).hexdigest()
 

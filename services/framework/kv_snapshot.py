@@ -42,7 +42,7 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.kv import KV_DEL, KV_MARKER_REASON, KV_OP, KV_PURGE, KeyValue
 
-from .pull import fetch
+from .pull import PullRequests, bind, fetch
 
 BATCH = 500
 FETCH_WAIT = 2.0
@@ -130,16 +130,16 @@ async def _read(
     if not info.num_pending:
         await _delete(js, stream, info.name)
         return []
-    sub = await js.pull_subscribe_bind(consumer=info.name, stream=stream)
+    sub = await bind(js, stream, info.name)
     try:
-        return await _drain(sub, info.name, batch, deadline)
+        return await _drain(js, stream, sub, info.name, batch, deadline)
     finally:
         with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+            await sub.close()
         await _delete(js, stream, info.name)
 
 
-async def _drain(sub: JetStreamContext.PullSubscription, name: str, batch: int, deadline: float) -> list[Msg]:
+async def _drain(js: JetStreamContext, stream: str, sub: PullRequests, name: str, batch: int, deadline: float) -> list[Msg]:
     got: list[Msg] = []
     while True:
         if time.monotonic() > deadline:
@@ -158,7 +158,7 @@ async def _drain(sub: JetStreamContext.PullSubscription, name: str, batch: int, 
         if not msgs:
             # What was still pending may have been removed (a purge, history pruned by newer
             # writes): the server's count decides, and only once it delivered nothing more.
-            info = await sub.consumer_info()
+            info = await js.consumer_info(stream, name)
             if info.num_pending == 0 and info.delivered.consumer_seq == len(got):
                 return got
             if info.num_pending == 0 and info.delivered.consumer_seq > len(got):

@@ -1,7 +1,12 @@
-"""Fetching from a JetStream pull subscription so that a loop told to stop does stop.
+"""Fetching from a JetStream consumer: one pull request per fetch, and a loop told to stop
+does stop.
 
-Python 3.11's asyncio.wait_for (inside nats-py's fetch) can swallow a cancellation that arrives
-as the wait completes (fixed in 3.12). A consumer loop that fetches again after such a fetch
+The services' consumers fetch through the client's `PullRequests` (see its docstring): nats-py's
+`fetch` could leave a lingering pull request behind after a quiet spell, which then held the
+next message until it expired, and it sends two requests per fetch on a quiet consumer.
+
+Python 3.11's asyncio waits with a time limit can swallow a cancellation that arrives as the
+wait completes (fixed in 3.12). A consumer loop that fetches again after such a fetch
 never ends, and whoever awaits its cancelled task waits forever: seen as services that would
 not stop and a benchmark reader that hung. The task still counts the cancellation request
 (`Task.cancelling()`), so it is raised here, after the fetch, either way."""
@@ -9,9 +14,13 @@ not stop and a benchmark reader that hung. The task still counts the cancellatio
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from orderchat.client.pull import PullRequests
+
+__all__ = ["PullRequests", "bind", "fetch", "raise_if_cancelling"]
 
 
 def raise_if_cancelling() -> None:
@@ -20,9 +29,16 @@ def raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-async def fetch(sub: Any, batch: int, timeout: float) -> list[Msg]:
+async def bind(js: JetStreamContext, stream: str, consumer: str) -> PullRequests:
+    """Pull requests to an existing consumer (durable or ephemeral), on the connection of
+    `js` (nats-py keeps it as `_nc`; services are handed the JetStream context)."""
+    return await PullRequests(js._nc, stream, consumer).open()
+
+
+async def fetch(sub: PullRequests, batch: int, timeout: float) -> list[Msg]:
+    """Up to `batch` messages, the first within `timeout` seconds; [] when none came."""
     try:
-        msgs = await sub.fetch(batch, timeout=timeout)
+        msgs = await sub.fetch(batch, timeout)
     except BaseException:
         raise_if_cancelling()
         raise

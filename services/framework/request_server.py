@@ -12,6 +12,7 @@ loop; request/reply is the chat hot path. FastStream still runs the stream consu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -211,6 +212,9 @@ class RequestServer:
         self._subs.clear()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+        # Their replies are on the wire before stop returns (a host may close the connection next).
+        with contextlib.suppress(Exception):
+            await self.ctx.nc.flush(timeout=2)
 
 
 def error_reply(data: bytes) -> ErrorReply | None:

@@ -39,7 +39,7 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, FetchTimeoutError
+from nats.js.errors import APIError
 from pydantic import BaseModel, ValidationError
 
 from orderchat.schemas.errors import ErrorCode, OrderchatError
@@ -47,7 +47,7 @@ from orderchat.schemas.errors import ErrorCode, OrderchatError
 from .context import ServiceContext
 from .dead_letters import park
 from .metrics import BATCH_SIZE, STREAM_MESSAGES
-from .pull import fetch
+from .pull import bind, fetch
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,6 @@ class StreamConsumer:
         self._sub: Any = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._reconnects = 0
-        self._check_after_reconnect = False
         self.handled = 0
         self.parked = 0
         self.retried = 0
@@ -132,7 +130,6 @@ class StreamConsumer:
         js = self.ctx.js
         await js.add_consumer(self.spec.stream, self.spec.config())
         await self._bind()
-        self._reconnects = self.ctx.nc.stats["reconnects"]
         self._task = asyncio.create_task(self._run(), name=f"{self.service}:{self.spec.durable}")
 
     async def stop(self) -> None:
@@ -146,7 +143,7 @@ class StreamConsumer:
             self._task = None
         if self._sub is not None:
             try:
-                await self._sub.unsubscribe()
+                await self._sub.close()
             except Exception:  # noqa: BLE001 - the connection may be closed already
                 pass
 
@@ -155,7 +152,7 @@ class StreamConsumer:
         return self._sub is not None and self._task is not None and not self._task.done()
 
     async def _bind(self) -> None:
-        self._sub = await self.ctx.js.pull_subscribe_bind(durable=self.spec.durable, stream=self.spec.stream)
+        self._sub = await bind(self.ctx.js, self.spec.stream, self.spec.durable)
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -178,33 +175,18 @@ class StreamConsumer:
                 await self._handle(msg)
 
     async def _fetch(self) -> list[Msg]:
-        if self.ctx.nc.stats["reconnects"] != self._reconnects:
-            self._reconnects = self.ctx.nc.stats["reconnects"]
-            self._check_after_reconnect = True
+        # A lost answer (a reconnect) renews the pull requests' subscription, so nothing
+        # stays stuck after a server restart (nats-py's own pull subscriptions could:
+        # nats.py issues 504 and 986).
         try:
             return await fetch(self._sub, self.spec.batch, self.spec.fetch_wait)
-        except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
-            if self._check_after_reconnect:
-                await self._unstall()
+        except (NatsTimeoutError, asyncio.TimeoutError):
             return []
-
-    async def _unstall(self) -> None:
-        """nats-py pull subscriptions can stall after a server restart (nats.py issues 504
-        and 986): an empty fetch after a reconnect while the consumer holds messages means
-        this subscription is stuck, so bind a fresh one."""
-        self._check_after_reconnect = False
-        try:
-            info = await self.ctx.js.consumer_info(self.spec.stream, self.spec.durable)
-        except RECOVERABLE:
-            self._check_after_reconnect = True
-            return
-        if info.num_pending:
-            await self._rebind_quietly()
 
     async def _rebind_quietly(self) -> None:
         old, self._sub = self._sub, None
         try:
-            await old.unsubscribe()
+            await old.close()
         except Exception:  # noqa: BLE001 - gone with its connection
             pass
         try:

@@ -14,6 +14,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from orderchat.services.framework.pull import bind, fetch
+
 FETCH_BATCH = 500
 INACTIVE = 30.0  # the server removes a forgotten reader by itself
 
@@ -73,11 +75,14 @@ async def read_matching(
         wanted = min(int(info.num_pending or 0), limit)
         if wanted == 0:
             return []
-        sub = await js.pull_subscribe_bind(consumer=info.name, stream=stream)
+        sub = await bind(js, stream, info.name)
         got: list[Msg] = []
         try:
             while len(got) < wanted:
-                got.extend(await sub.fetch(min(FETCH_BATCH, wanted - len(got)), timeout=5))
+                more = await fetch(sub, min(FETCH_BATCH, wanted - len(got)), 5)
+                if not more:
+                    break  # the rest were removed meanwhile (limits, a purge)
+                got.extend(more)
         finally:
-            await sub.unsubscribe()
+            await sub.close()
         return got

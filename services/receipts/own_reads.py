@@ -17,18 +17,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import FetchTimeoutError
 
 from orderchat.schemas import names
 from orderchat.schemas.receipts import ReadCursor
 from orderchat.services.framework.directory import Directory
 from orderchat.services.framework.conversation_log import HDR_SEQ
-from orderchat.services.framework.pull import fetch
+from orderchat.services.framework.pull import PullRequests, bind, fetch
 
 from .announcer import SenderIndex
 from .cursors import CursorStore
@@ -39,6 +37,7 @@ DURABLE = names.service_consumer("receipts", "own_reads")
 BATCH = 1000
 PARALLEL_WRITES = 64
 FLUSH_EVERY = 0.25  # seconds of messages gathered before the cursors move (as delivered receipts)
+IDLE_WAIT = 1.0  # how long one pull request waits on a quiet stream
 
 
 def senders_in(msgs: list) -> list[tuple[str, str, int, str]]:
@@ -105,7 +104,7 @@ class OwnReads:
         while True:
             sub = None
             try:
-                sub = await self.js.pull_subscribe_bind(durable=DURABLE, stream=names.STREAM_CHAT)
+                sub = await bind(self.js, names.STREAM_CHAT, DURABLE)
                 await self._follow(sub)
             except asyncio.CancelledError:
                 raise
@@ -115,30 +114,35 @@ class OwnReads:
             finally:
                 if sub is not None:
                     with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
+                        await sub.close()
 
-    async def _follow(self, sub) -> None:
-        owed: dict[tuple[str, str, str], int] = {}
-        last = None  # the newest message read and not yet acked
-        flush_at = 0.0
+    async def _follow(self, sub: PullRequests) -> None:
         while True:
-            wait = flush_at - time.monotonic() if last is not None else 1.0
-            if wait > 0:
-                try:
-                    msgs = await fetch(sub, BATCH, max(wait, 0.01))
-                except (FetchTimeoutError, NatsTimeoutError, asyncio.TimeoutError):
-                    msgs = []
-                if msgs:
-                    if last is None:
-                        flush_at = time.monotonic() + FLUSH_EVERY
-                    merge_highest(owed, self.learn(msgs))
-                    last = msgs[-1]
-                    if time.monotonic() < flush_at:
-                        continue
-            if last is not None:
-                await self.apply(owed)
-                await last.ack()  # ack-all: everything read so far
-                owed, last = {}, None
+            first = await self._take(sub, IDLE_WAIT)
+            if not first:
+                continue
+            owed = self.learn(first)
+            last = first[-1]  # the newest message read and not yet acked
+            # Let FLUSH_EVERY seconds of messages gather on the server, then take them in as
+            # few fetches as they fill: one pull request per flush when quiet, not one per
+            # message.
+            await asyncio.sleep(FLUSH_EVERY)
+            while True:
+                more = await self._take(sub, 0)
+                if more:
+                    merge_highest(owed, self.learn(more))
+                    last = more[-1]
+                if len(more) < BATCH:
+                    break
+            await self.apply(owed)
+            await last.ack()  # ack-all: everything read so far
+
+    @staticmethod
+    async def _take(sub: PullRequests, wait: float) -> list:
+        try:
+            return await fetch(sub, BATCH, wait)
+        except (NatsTimeoutError, asyncio.TimeoutError):
+            return []  # the answer was lost (a reconnect); the request is renewed
 
     async def _one(self, tenant: str, conv: str, sender: str, seq: int) -> None:
         conversation = await self.directory.conversation(tenant, conv)
