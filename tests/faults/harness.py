@@ -254,13 +254,14 @@ class InboxReader:
     # until `resume` is set: the slow or stuck client.
     pause_after: int | None = None
     resume: asyncio.Event = field(default_factory=asyncio.Event)
+    batch: int = 256  # messages one pull request may bring ahead of the reader
 
     def start(self) -> "InboxReader":
         self.task = asyncio.create_task(self._run())
         return self
 
     async def _run(self) -> None:
-        async with self.client.inbox(follow=True, idle=0.5) as inbox:
+        async with self.client.inbox(follow=True, idle=0.5, batch=self.batch) as inbox:
             self.inbox = inbox
             async for item in inbox:
                 if item.message is not None:

@@ -17,7 +17,9 @@ async def test_inbox_fills_a_gap_from_history_and_drops_the_late_copy(make_user,
     lin, paper = await client_for("lin"), await client_for("paper")
     await paper.open_session()
     conv = (await lin.send("message 1", to="paper")).conv
-    reader = InboxReader(paper, pause_after=1).start()  # shows message 1, then holds it
+    # Shows message 1, then holds it; one message per pull request, so that nothing more is
+    # on its way to the device meanwhile and message 2 can be taken from it as "lost".
+    reader = InboxReader(paper, pause_after=1, batch=1).start()
     try:
         assert await wait_until(lambda: len(reader.shown) == 1, 20)
         for i in range(2, 6):

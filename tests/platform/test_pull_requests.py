@@ -84,3 +84,42 @@ async def test_a_consumer_that_does_not_exist_has_no_responders(admin_nc: nats.N
             await missing.fetch(10, 0.5)
     finally:
         await missing.close()
+
+
+async def test_next_keeps_one_request_open_while_messages_trickle_in(admin_nc: nats.NATS, reader: PullRequests) -> None:
+    loop = asyncio.get_running_loop()
+    js = admin_nc.jetstream()
+    got = []
+    for i in range(5):
+        waiting = asyncio.create_task(reader.next(100, WAIT))
+        await asyncio.sleep(0.05)
+        sent = loop.time()
+        await publish(admin_nc, reader, f"m{i}".encode())
+        msg = await waiting
+        assert msg is not None and loop.time() - sent < 1.0  # handed on as it came
+        got.append(msg)
+        # One request for them all: it stays open on the server, and no "no messages"
+        # answer followed the message.
+        assert (await js.consumer_info(reader.stream, reader.consumer)).num_waiting == 1
+    assert [m.data for m in got] == [b"m0", b"m1", b"m2", b"m3", b"m4"]
+    for msg in got:
+        await msg.ack()
+
+
+async def test_next_ends_a_quiet_request_and_a_filled_one_with_a_new_request(admin_nc: nats.NATS, reader: PullRequests) -> None:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await reader.next(10, 0.3) is None  # nothing within the wait: the request expired
+    assert 0.25 <= loop.time() - began < 1.2
+
+    for i in range(3):
+        await publish(admin_nc, reader, str(i).encode())
+    # A request for two is filled by the first two; the third needs (and gets) a new request.
+    firsts = [await reader.next(2, WAIT) for _ in range(2)]
+    began = loop.time()
+    third = await reader.next(2, WAIT)
+    assert [m.data for m in firsts] == [b"0", b"1"]
+    assert third is not None and third.data == b"2"
+    assert loop.time() - began < 1.0
+    for msg in [*firsts, third]:
+        await msg.ack()

@@ -510,7 +510,13 @@ class Inbox:
             if self._pull is None:  # a re-bind failed during an outage: bind again first
                 await self._bind()
             assert self._pull is not None
-            msgs = await self._pull.fetch(self.batch, self.idle)
+            if self.follow:
+                # One pull request stays open while messages trickle in: each is handed on
+                # as it comes, at one message from the server per message.
+                msg = await self._pull.next(self.batch, self.idle)
+                msgs = [msg] if msg is not None else []
+            else:
+                msgs = await self._pull.fetch(self.batch, self.idle)
         except (NatsTimeoutError, asyncio.TimeoutError):
             msgs = []  # the request's answer was lost (a reconnect): as an empty fetch
         except RECOVERABLE as err:

@@ -32,7 +32,8 @@ GRACE = 1.0
 
 
 class PullRequests:
-    """Fetches from one consumer of one stream; `open()` first, `close()` at the end."""
+    """Fetches from one consumer of one stream; `open()` first, `close()` at the end. A
+    reader uses either `fetch` (a batch at a time) or `next` (a message at a time), not both."""
 
     def __init__(self, nc: Client, stream: str, consumer: str) -> None:
         self.nc = nc
@@ -43,11 +44,17 @@ class PullRequests:
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
         self.prefix = ""  # request n is answered on <prefix>.<n>
         self._n = 0
+        # The request `next()` keeps open: its reply subject, messages it may still bring,
+        # and when its end is overdue.
+        self._open: str | None = None
+        self._open_left = 0
+        self._open_until = 0.0
 
     async def open(self) -> PullRequests:
         # Under the connection's inbox prefix, which the user's permissions allow. One queue
         # for every subscription: what reached an old one before it ended is still handed out.
         self.prefix = self.nc.new_inbox()
+        self._open = None
         self._sub = await self.nc.subscribe(f"{self.prefix}.*", cb=self._queue.put)
         return self
 
@@ -58,32 +65,27 @@ class PullRequests:
 
     async def fetch(self, batch: int, wait: float) -> list[Msg]:
         """Up to `batch` messages: those the consumer has now, else the first to come
-        within `wait` seconds (with any that came along); [] when none came."""
+        within `wait` seconds (with any that came along); [] when none came. `wait=0` asks
+        only for what the consumer has now."""
         if self._sub is None:
             raise RuntimeError("PullRequests.fetch before open()")
         self._n += 1
         reply = f"{self.prefix}.{self._n}"
         # no_wait with expires: the server answers at once when it has messages and ends the
         # request ("404") as soon as it runs out, else waits for the first one until expiry.
-        request = {"batch": batch, "expires": int(wait * 1e9), "no_wait": True}
+        request: dict[str, object] = {"batch": batch, "no_wait": True}
+        if wait > 0:
+            request["expires"] = int(wait * 1e9)
         await self.nc.publish(self.subject, json.dumps(request).encode(), reply=reply)
         msgs: list[Msg] = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait + GRACE
+        deadline = asyncio.get_running_loop().time() + wait + GRACE
         while len(msgs) < batch:  # a filled batch ends the request without a status
             try:
-                msg = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                try:
-                    async with asyncio.timeout(deadline - loop.time()):
-                        msg = await self._queue.get()
-                except TimeoutError:
-                    # The answer is lost; the request may still wait on the server: a fresh
-                    # subscription leaves it no one to deliver to.
-                    await self._renew()
-                    if msgs:
-                        return msgs
-                    raise
+                msg = await self._take(deadline)
+            except TimeoutError:
+                if msgs:
+                    return msgs
+                raise
             status = (msg.headers or {}).get(Header.STATUS)
             if not status:
                 msgs.append(msg)
@@ -91,11 +93,59 @@ class PullRequests:
                 continue  # an earlier request's end, or a heartbeat
             elif status in (StatusCode.NO_MESSAGES, StatusCode.REQUEST_TIMEOUT) or msgs:
                 return msgs
-            elif status == StatusCode.SERVICE_UNAVAILABLE:  # no responders: no such consumer (yet)
-                raise NoRespondersError
             else:
-                raise APIError.from_msg(msg)
+                raise _failure(msg, status)
         return msgs
+
+    async def next(self, batch: int, wait: float) -> Msg | None:
+        """The next message, as soon as the consumer has it; None when none came within
+        `wait` seconds. One request for up to `batch` messages stays open across calls (not
+        one request per message, nor a "no messages" answer after each), and a new one goes
+        out only once it has ended: filled, or expired after `wait` seconds."""
+        if self._sub is None:
+            raise RuntimeError("PullRequests.next before open()")
+        loop = asyncio.get_running_loop()
+        if self._open is None:
+            self._n += 1
+            self._open, self._open_left = f"{self.prefix}.{self._n}", batch
+            self._open_until = loop.time() + wait + GRACE
+            request = {"batch": batch, "expires": int(wait * 1e9)}
+            await self.nc.publish(self.subject, json.dumps(request).encode(), reply=self._open)
+        while True:
+            try:
+                msg = await self._take(self._open_until)
+            except TimeoutError:
+                self._open = None  # its end is lost (a reconnect); the next call asks anew
+                raise
+            status = (msg.headers or {}).get(Header.STATUS)
+            if not status:
+                # A message carries its stream subject, not the request's: it counts against
+                # the open request (an ended one brings nothing after its end).
+                self._open_left -= 1
+                if self._open_left <= 0:  # filled: the server ends it without a status
+                    self._open = None
+                return msg
+            if msg.subject != self._open or status == StatusCode.CONTROL_MESSAGE:
+                continue  # an earlier request's end, or a heartbeat
+            self._open = None
+            if status in (StatusCode.NO_MESSAGES, StatusCode.REQUEST_TIMEOUT):
+                return None
+            raise _failure(msg, status)
+
+    async def _take(self, until: float) -> Msg:
+        """What arrives next on any of this reader's reply subjects, by loop time `until`.
+        Past it the answer is lost and the request may still wait on the server: a fresh
+        subscription leaves it no one to deliver to (then TimeoutError)."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        try:
+            async with asyncio.timeout(until - asyncio.get_running_loop().time()):
+                return await self._queue.get()
+        except TimeoutError:
+            await self._renew()
+            raise
 
     async def _renew(self) -> None:
         try:
@@ -103,3 +153,9 @@ class PullRequests:
         except Exception:  # noqa: BLE001 - the connection may be gone; a new one has no such sub
             pass
         await self.open()
+
+
+def _failure(msg: Msg, status: str) -> Exception:
+    if status == StatusCode.SERVICE_UNAVAILABLE:  # no responders: no such consumer (yet)
+        return NoRespondersError()
+    return APIError.from_msg(msg)
