@@ -62,9 +62,13 @@ def erp(tmp_path: Path):
 
 
 @pytest.fixture
-async def parties(admin_nc: nats.NATS, tenant: str) -> None:
+async def parties(admin_nc: nats.NATS, tenant: str, services: ServiceHost) -> None:
+    """The demo parties, each with its main device's session open, as a user who has the app
+    installed: a device's inbox starts when its session is first opened (what came before is
+    in history), so a card sent before that would never reach `card_in_inbox`."""
     for user in DEMO_USERS:
         await upsert_user(admin_nc.jetstream(), tenant, user)
+        await OrderchatClient.over(admin_nc, user.id, tenant).open_session()
 
 
 ConnectorMaker = Callable[..., Any]

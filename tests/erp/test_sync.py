@@ -61,8 +61,10 @@ async def test_po_of_an_unmapped_partner_waits_until_the_partner_is_mapped(erp, 
     assert await service.store.link(order_id) is None
     # The supplier joins orderchat under another name; the buyer maps the ERP partner to it.
     await make_user("brush-works", PartyRole.SUPPLIER, company="Brush Works")
+    supplier = await client_for("brush-works")
+    await supplier.open_session()  # installed the app: from here on, the inbox keeps what comes
     await set_partner(service.store, partner_id, "brush-works")
-    card = await card_in_inbox(await client_for("brush-works"))
+    card = await card_in_inbox(supplier)
     assert card.order_id == order_id and card.lines[0].sku == "PEN-GEL05-BLK"
     assert (await service.status()).unmapped_partners == []
 
@@ -87,9 +89,11 @@ async def test_po_refused_by_orderchat_is_reported_and_does_not_hold_back_the_ot
     assert card.erp_ref == f"erp:demo:{other}"
     # Once the supplier exists, an edit of the PO in the ERP brings it through.
     await make_user("ghost-paper", PartyRole.SUPPLIER, company="Ghost Paper")
+    ghost = await client_for("ghost-paper")
+    await ghost.open_session()
     line = (await call(odoo.execute_kw, "purchase.order.line", "search", [[["order_id", "=", ghost_po]]]))[0]
     await call(odoo.execute_kw, "purchase.order.line", "write", [[line], {"product_qty": 12}])
-    card = await card_in_inbox(await client_for("ghost-paper"))
+    card = await card_in_inbox(ghost)
     assert card.erp_ref == f"erp:demo:{ghost_po}" and card.lines[0].quantity == 12
     assert (await service.status()).refused_orders == []
 
