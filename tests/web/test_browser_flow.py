@@ -394,6 +394,17 @@ async def update_from_outside(page: Page, buyer: OrderchatClient, text: str) -> 
     await expect(page.get_by_test_id("their-message").filter(has_text=text)).to_be_visible(timeout=UI_TIMEOUT)
 
 
+async def type_across_an_update(page: Page, field, before: str, after: str, buyer: OrderchatClient, update: str) -> None:
+    """Types `before` into `field`, lets the buyer's `update` re-render the conversation, types
+    `after`: the field holds all of it and still has the focus."""
+    await field.click()
+    await page.keyboard.type(before)
+    await update_from_outside(page, buyer, update)
+    await page.keyboard.type(after)
+    await expect(field).to_have_value(before + after)
+    await expect(field).to_be_focused()
+
+
 async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system: WebSystem, browser: Browser) -> None:
     """Messages, receipts and order events re-render the open conversation while the supplier
     types into its card. The field being typed in stays the same field, with its focus: the
@@ -410,17 +421,8 @@ async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system:
 
         # -- per-line change fields: half a quantity, an update, the rest of it ----------------
         qty, price = notebook.get_by_test_id("change-qty"), notebook.get_by_test_id("change-price")
-        await qty.click()
-        await page.keyboard.type("12")
-        await update_from_outside(page, buyer_py, "数量多少都行")
-        await page.keyboard.type("0")
-        await expect(qty).to_have_value("120")
-        await expect(qty).to_be_focused()
-        await price.click()
-        await page.keyboard.type("5.")
-        await update_from_outside(page, buyer_py, "价格也可以商量")
-        await page.keyboard.type("8")
-        await expect(price).to_have_value("5.8")
+        await type_across_an_update(page, qty, "12", "0", buyer_py, "数量多少都行")
+        await type_across_an_update(page, price, "5.", "8", buyer_py, "价格也可以商量")
         await expect(qty).to_have_value("120")
         await expect(notebook.get_by_test_id("answer-accepted_with_changes")).to_have_class("chip on")
         await card.get_by_test_id("submit-answers").click()
@@ -432,13 +434,7 @@ async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system:
         # -- a reason box: the buyer declines, the supplier types its rejection through updates --
         await buyer_py.orders.decline_changes(order_id, "请按原单供货")
         await card.get_by_test_id("reject-order").click(timeout=UI_TIMEOUT)
-        reason = card.get_by_test_id("reject-reason")
-        await reason.click()
-        await page.keyboard.type("本月")
-        await update_from_outside(page, buyer_py, "那怎么办？")
-        await page.keyboard.type("无法供货")
-        await expect(reason).to_have_value("本月无法供货")
-        await expect(reason).to_be_focused()
+        await type_across_an_update(page, card.get_by_test_id("reject-reason"), "本月", "无法供货", buyer_py, "那怎么办？")
         await card.get_by_test_id("confirm-reject").click()
         await expect(card.get_by_test_id("order-state")).to_have_attribute("class", "state state-rejected", timeout=UI_TIMEOUT)
         events = (await buyer_py.orders.events(order_id)).events
