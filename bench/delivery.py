@@ -42,19 +42,31 @@ def recipients_of(routes: list[Route]) -> list[OrderchatClient]:
     return list(seen.values())
 
 
-async def _read(client: OrderchatClient, on_item, batch: int, idle: float) -> None:
+async def _read(client: OrderchatClient, on_item, batch: int, idle: float, ready: asyncio.Future[None]) -> None:
     async with client.inbox(batch=batch, idle=idle) as inbox:
+        ready.set_result(None)
         async for item in inbox:
             if item.message is not None:
                 on_item(item)
 
 
 async def _readers(routes: list[Route], on_item, batch: int, idle: float) -> list[asyncio.Task]:
+    """One reading task per recipient, each inside its inbox (session open, pull request
+    bound) before this returns: the first send must neither miss a reader nor share the
+    machine with 32 session set-ups, which would be timed as delivery latency."""
+    loop = asyncio.get_running_loop()
     clients = recipients_of(routes)
-    # Open every session before the first send, so that no reader misses the start.
-    for client in clients:
-        await client.open_session()
-    return [asyncio.create_task(_read(c, on_item, batch, idle)) for c in clients]
+    ready = [loop.create_future() for _ in clients]
+    tasks = [asyncio.create_task(_read(c, on_item, batch, idle, r)) for c, r in zip(clients, ready)]
+    all_ready = asyncio.ensure_future(asyncio.gather(*ready))
+    await asyncio.wait([all_ready, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    if not all_ready.done():  # a reader ended before its inbox opened: it failed
+        all_ready.cancel()
+        ended = next(t for t in tasks if t.done())
+        await stop_tasks(tasks)
+        ended.result()
+        raise RuntimeError(f"a reader stopped before its inbox opened ({len(tasks)} readers)")
+    return tasks
 
 
 async def _bounded(work, timeout: float, failure: str) -> None:

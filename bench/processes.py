@@ -20,6 +20,7 @@ import nats
 
 from orderchat.runtime.nats_server import NatsServer, NatsServerConfig
 from orderchat.runtime.provision import provision
+from orderchat.schemas import names
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -166,3 +167,31 @@ def relay_process(url: str, mode: str, batch: int, log_dir: Path) -> ChildProces
     """The raw nats-py stand-in for the services (see raw_relay.py)."""
     argv = [sys.executable, "-m", "orderchat.bench.raw_relay", "--url", url, "--mode", mode, "--batch", str(batch)]
     return ChildProcess(f"raw-relay-{mode}", argv, log_dir, ready_marker="ready")
+
+
+async def wait_caught_up(url: str, timeout: float, poll: float = 1.0) -> float:
+    """Seconds until every service consumer on CHAT (the device inboxes aside, which hold
+    their users' unread messages) has processed what was sent: latency at a fixed load and
+    reads at scale are measured against a system that has caught up, not during a catch-up
+    left over from the run before."""
+    nc = await nats.connect(url, name="bench-catch-up-watch")
+    started = time.perf_counter()
+    try:
+        while True:
+            behind = 0
+            offset = 0
+            while True:  # the server lists consumers 256 at a time
+                page = await nc.jetstream().consumers_info(names.STREAM_CHAT, offset=offset)
+                for info in page:
+                    if not (info.name or "").startswith("inbox_"):
+                        behind += (info.num_pending or 0) + (info.num_ack_pending or 0)
+                offset += len(page)
+                if len(page) < 256:
+                    break
+            if behind == 0:
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"service consumers still {behind} messages behind after {timeout:.0f}s")
+            await asyncio.sleep(poll)
+    finally:
+        await nc.drain()

@@ -4,7 +4,6 @@ and, with --scale, the scale run. Results go to a dict that report.py prints and
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import shutil
@@ -25,8 +24,8 @@ from orderchat.runtime.services import SERVICES
 from . import delivery, order_sync, population
 from .baseline import RawBaseline
 from .options import BenchOptions
-from .processes import CpuMeter, provision_server, services_process, start_server
-from .scale import ScalePlan, measure_reads, seed_directory, seed_messages, wait_caught_up
+from .processes import CpuMeter, provision_server, services_process, start_server, wait_caught_up
+from .scale import ScalePlan, measure_reads, seed_directory, seed_messages
 from .search_scale import ScaleSearchPlan, search_scale
 
 LAYOUT = (
@@ -90,9 +89,12 @@ async def orderchat_section(url: str, server: NatsServer, options: BenchOptions,
             group, group_cpu = await delivery.throughput(
                 routes, options.group_messages, options.text_bytes, options.fetch_batch, idle, CpuMeter(pids), options.arrival_timeout
             )
+            # Each latency run starts once the services have digested the runs before it.
+            await wait_caught_up(url, options.arrival_timeout, poll=0.2)
             progress("orderchat one-to-one latency")
             routes = await population.direct_pairs(senders, readers, population.new_tenant("l"), options.pairs)
             direct_latency = await delivery.latency(routes, options.rate, options.latency_seconds, options.text_bytes, options.fetch_batch, idle, options.arrival_timeout)
+            await wait_caught_up(url, options.arrival_timeout, poll=0.2)
             progress("orderchat group latency")
             routes = await population.groups(senders, readers, population.new_tenant("m"), 1, options.group_size)
             group_latency = await delivery.latency(routes, options.group_rate, options.latency_seconds, options.text_bytes, options.fetch_batch, idle, options.arrival_timeout)

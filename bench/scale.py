@@ -136,33 +136,6 @@ async def seed_messages(nc: nats.NATS, plan: ScalePlan) -> float:
     return written / (time.perf_counter() - started)
 
 
-async def wait_caught_up(url: str, timeout: float) -> float:
-    """Seconds until every service consumer on CHAT (the device inboxes aside, which hold
-    their users' unread messages) has processed the seeded history: a system at this scale
-    has caught up; reads are measured against that state, not during the catch-up."""
-    nc = await nats.connect(url, name="bench-scale-watch")
-    started = time.perf_counter()
-    try:
-        while True:
-            behind = 0
-            offset = 0
-            while True:  # the server lists consumers 256 at a time
-                page = await nc.jetstream().consumers_info(names.STREAM_CHAT, offset=offset)
-                for info in page:
-                    if not (info.name or "").startswith("inbox_"):
-                        behind += (info.num_pending or 0) + (info.num_ack_pending or 0)
-                offset += len(page)
-                if len(page) < 256:
-                    break
-            if behind == 0:
-                return time.perf_counter() - started
-            if time.perf_counter() - started > timeout:
-                raise RuntimeError(f"service consumers still {behind} messages behind after {timeout:.0f}s")
-            await asyncio.sleep(1.0)
-    finally:
-        await nc.drain()
-
-
 async def timed(calls) -> list[float]:
     millis = []
     for call in calls:
