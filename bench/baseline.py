@@ -12,6 +12,7 @@ the same message count and the stored size of an orderchat chat message."""
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import time
 from pathlib import Path
@@ -132,7 +133,7 @@ class RawBaseline:
         self._run += 1
         arrivals = Arrivals(messages)
         consumers = await self._consumers(lambda msg: arrivals.add())
-        meter = CpuMeter({"relay": self.relay.pid, "nats-server": self.server_pid}).start()
+        meter = CpuMeter({"relay": self.relay.pid, "nats-server": self.server_pid, "load-generator": os.getpid()}).start()
         started = time.perf_counter()
 
         async def sender(key: int, count: int, first: int) -> None:

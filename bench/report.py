@@ -43,17 +43,22 @@ def render(results: dict[str, Any]) -> str:
 
 def _delivery(results: dict[str, Any]) -> list[str]:
     out = ["Throughput (msgs/s; deliveries/s where a message reaches several inboxes; CPU µs per message)"]
+    cores = results["meta"]["cpus"]
     rows = []
     for sync, run in results["durability"].items():
         for label, section in (("raw pipeline (A→relay→B)", run["baseline_pipeline"]), ("raw request→stream", run["baseline_request"])):
             tp = section["throughput"]
-            rows.append([sync, label, _n(tp["msgs_per_s"]), _n(tp["deliveries_per_s"]), "1.00" if "pipeline" in label else "-", _cpu(section)])
+            rows.append([sync, label, _n(tp["msgs_per_s"]), _n(tp["deliveries_per_s"]), "1.00" if "pipeline" in label else "-", _cpu(section), _ceiling(section, cores)])
         oc = run["orderchat"]
         for label, key in (("orderchat one-to-one", "direct"), (f"orderchat group of {oc['group']['members']}", "group")):
             tp = oc[key]["throughput"]
             ratio = f"{oc[key]['ratio_to_pipeline_baseline']:.2f} / {oc[key]['ratio_to_request_baseline']:.2f}"
-            rows.append([sync, label, _n(tp["msgs_per_s"]), _n(tp["deliveries_per_s"]), ratio, _cpu(oc[key])])
-    out += _table(["sync", "path", "msgs/s", "deliveries/s", "ratio (pipeline / request)", "CPU µs/msg"], rows)
+            rows.append([sync, label, _n(tp["msgs_per_s"]), _n(tp["deliveries_per_s"]), ratio, _cpu(oc[key]), _ceiling(oc[key], cores)])
+    out += _table(["sync", "path", "msgs/s", "deliveries/s", "ratio (pipeline / request)", "CPU µs/msg", "CPU-bound ceiling, msgs/s"], rows)
+    out += [
+        f"CPU-bound ceiling: the msgs/s at which the processes' CPU per message (all three together) would fill all "
+        f"{cores} cores. No path's ratio to the pipeline can pass its ceiling over the pipeline's measured msgs/s."
+    ]
     out += ["", "End-to-end latency at a fixed offered load (open loop, ms)"]
     rows = []
     for sync, run in results["durability"].items():
@@ -122,6 +127,13 @@ def _order_sync(orders: dict[str, Any]) -> list[str]:
         f"first order of each path, apart: polling {warm['polling']:.0f}, push {warm['push']:.0f})",
         *_table(["path", "how", "offered", "p50", "p90", "p99", "max", "lost"], rows),
     ]
+
+
+def _ceiling(section: dict[str, Any], cores: int) -> str:
+    """What the machine could do at most if only CPU limited it: every process's CPU per
+    message (the load generator's too) against all cores."""
+    total = sum(section["cpu_us_per_msg"].values())
+    return _n(cores * 1e6 / total) if total else "-"
 
 
 def _cpu(section: dict[str, Any]) -> str:
