@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from orderchat.schemas import names
@@ -30,11 +31,16 @@ ROLE_OF_PARTY = {
 }
 
 
+# Conversations this instance knows to be fully joined (bounded: one evicted is checked again).
+MAX_SETTLED = 100_000
+
+
 class Conversations:
     def __init__(self, directory: Directory, inboxes: Inboxes, js) -> None:
         self.directory = directory
         self.inboxes = inboxes
         self.js = js
+        self._settled: OrderedDict[str, None] = OrderedDict()
 
     async def _user(self, tenant: str, user_id: str) -> User:
         user = await self.directory.user(tenant, user_id)
@@ -72,6 +78,8 @@ class Conversations:
         """The direct conversation of two users, created on first contact."""
         existing = await self.directory.conversation(tenant, direct_conv_id(a, b))
         if existing is not None:
+            if names.kv_key(tenant, existing.id) not in self._settled:
+                await self._settle(tenant, existing, existing.member_ids())
             return existing
         conversation, _ = await self.create(
             tenant, a, ConvCreate(kind=ConvKind.DIRECT, members=[MemberSpec(user=b)])
@@ -89,9 +97,11 @@ class Conversations:
             # A retried create (or the other side of a direct chat got there first): finish
             # the joins in case the first attempt stopped half-way, then answer as before.
             await self._announce(tenant, existing[0], existing[0].member_ids())
+            self._mark_settled(tenant, existing[0])
             return existing[0], False
         self.directory.remember(tenant, conversation)
         await self._announce(tenant, conversation, conversation.member_ids())
+        self._mark_settled(tenant, conversation)
         return conversation, True
 
     async def _announce(self, tenant: str, conversation: Conversation, users: list[str]) -> None:
@@ -104,6 +114,38 @@ class Conversations:
                 headers={"Nats-Msg-Id": f"{tenant}:join:{conversation.id}:{user}"},
                 stream=names.STREAM_CHAT,
             )
+
+    async def _settle(self, tenant: str, conversation: Conversation, users: list[str]) -> None:
+        """Finish joins a failed or crashed attempt left half-done: the conversation record
+        is written first, so it can name members whose inboxes do not follow it yet, and
+        nothing else would ever add it to their device consumers' filters."""
+        for user in users:
+            convs, _ = await self.inboxes.convs_of(tenant, user)
+            if conversation.id in convs:
+                await self.inboxes.sync_user(tenant, user)  # the membership may be in, the filter not
+            else:
+                await self._announce(tenant, conversation, [user])
+        self._mark_settled(tenant, conversation)
+
+    async def _unsettle_leavers(self, tenant: str, conv_id: str, users: set[str]) -> None:
+        """Take `conv_id` off each user's inboxes where it is still there (also on a retry
+        whose first attempt stopped after the record was written: a removed member must not
+        go on receiving the conversation)."""
+        for user in users:
+            convs, _ = await self.inboxes.convs_of(tenant, user)
+            if conv_id not in convs:
+                continue
+            await self.inboxes.leave(tenant, user, conv_id)
+            await self.js.publish(
+                names.inbox(tenant, user), ConvLeft(conv=conv_id).model_dump_json().encode(), stream=names.STREAM_CHAT
+            )
+
+    def _mark_settled(self, tenant: str, conversation: Conversation) -> None:
+        key = names.kv_key(tenant, conversation.id)
+        self._settled[key] = None
+        self._settled.move_to_end(key)
+        if len(self._settled) > MAX_SETTLED:
+            self._settled.popitem(last=False)
 
     async def change_members(self, tenant: str, actor: str, request: ConvMembersChange) -> Conversation:
         conversation = await self.require(tenant, request.conv)
@@ -129,13 +171,10 @@ class Conversations:
         updated, _ = await self.directory.conversations.update(names.kv_key(tenant, request.conv), apply)
         assert updated is not None
         self.directory.remember(tenant, updated)
-        new_ids = [m.user for m in added if m.user not in conversation.member_ids()]
-        await self._announce(tenant, updated, new_ids)
-        for user in removed & set(conversation.member_ids()):
-            await self.inboxes.leave(tenant, user, request.conv)
-            await self.js.publish(
-                names.inbox(tenant, user), ConvLeft(conv=request.conv).model_dump_json().encode(), stream=names.STREAM_CHAT
-            )
+        # Every named user, not only those new to the record: a retry then finishes what a
+        # failed first attempt left half-done.
+        await self._settle(tenant, updated, [m.user for m in added if updated.member(m.user) is not None])
+        await self._unsettle_leavers(tenant, request.conv, removed - set(updated.member_ids()))
         return updated
 
     async def require(self, tenant: str, conv_id: str) -> Conversation:
