@@ -78,8 +78,7 @@ class Conversations:
         """The direct conversation of two users, created on first contact."""
         existing = await self.directory.conversation(tenant, direct_conv_id(a, b))
         if existing is not None:
-            if names.kv_key(tenant, existing.id) not in self._settled:
-                await self._settle(tenant, existing, existing.member_ids())
+            await self.settled(tenant, existing)
             return existing
         conversation, _ = await self.create(
             tenant, a, ConvCreate(kind=ConvKind.DIRECT, members=[MemberSpec(user=b)])
@@ -114,6 +113,11 @@ class Conversations:
                 headers={"Nats-Msg-Id": f"{tenant}:join:{conversation.id}:{user}"},
                 stream=names.STREAM_CHAT,
             )
+
+    async def settled(self, tenant: str, conversation: Conversation) -> None:
+        """Once per conversation and instance (per restart): every member's inbox follows it."""
+        if names.kv_key(tenant, conversation.id) not in self._settled:
+            await self._settle(tenant, conversation, conversation.member_ids())
 
     async def _settle(self, tenant: str, conversation: Conversation, users: list[str]) -> None:
         """Finish joins a failed or crashed attempt left half-done: the conversation record

@@ -96,6 +96,7 @@ class DeliveryService:
         conversation, member = await self.conversations.require_member(caller.tenant, conv_id, caller.user)
         if member.role is MemberRole.OBSERVER:
             raise OrderchatError(ErrorCode.FORBIDDEN, "observers read a conversation but do not post in it")
+        await self.conversations.settled(caller.tenant, conversation)
         return conversation
 
     async def _append(self, tenant: str, conv_id: str, sender: str, msg_id: str, client_msg_id: str, body, reply_to=None) -> SendAccepted:
@@ -138,6 +139,7 @@ class DeliveryService:
         else:
             assert request.conv is not None
             conversation = await self.conversations.require(caller.tenant, request.conv)
+            await self.conversations.settled(caller.tenant, conversation)
         return await self._append(caller.tenant, conversation.id, request.sender, request.msg_id, request.msg_id, request.body)
 
     # -- reading ---------------------------------------------------------------------------

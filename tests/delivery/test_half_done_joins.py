@@ -49,6 +49,23 @@ async def test_a_direct_conversation_recorded_but_never_joined_is_joined_by_the_
     assert [(s.conversation.id, s.unread) for s in (await paper.conversations()).conversations] == [(conv_id, 1)]
 
 
+async def test_a_group_recorded_but_never_joined_is_joined_by_its_first_message(admin_nc, tenant, make_user, client_for):
+    await make_user("lin")
+    await make_user("ink", PartyRole.SUPPLIER)
+    lin, ink = await client_for("lin"), await client_for("ink")
+    await ink.open_session()
+    record = Conversation(
+        id="g_ink_april", tenant=tenant, kind=ConvKind.GROUP, title="Ink for April",
+        members=(_member("lin", MemberRole.BUYER), _member("ink", MemberRole.SUPPLIER)), created_by="lin", created_at=datetime.now(timezone.utc),
+    )
+    assert await (await _conversations(admin_nc)).create(names.kv_key(tenant, record.id), record) is not None
+
+    await lin.send("Black ink, 40 bottles?", conv=record.id)
+
+    got = await collect(ink, 1)
+    assert [i.message.body.text for i in got] == ["Black ink, 40 bottles?"]
+
+
 async def test_a_member_added_to_the_record_only_is_joined_when_the_buyer_adds_again(admin_nc, tenant, make_user, client_for):
     for user in ("lin", "assistant", "ink"):
         await make_user(user, PartyRole.SUPPLIER if user == "ink" else PartyRole.BUYER)
