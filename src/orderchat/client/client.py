@@ -44,7 +44,7 @@ from orderchat.schemas.errors import ErrorReply, OrderchatError
 from orderchat.schemas.inbox import InboxEvent
 
 from .orders import OrdersApi
-from .pull import PullRequests
+from .pull import PullRequests, nak_all
 from orderchat.security.refusals import RefusalLog, connect_or_refused, with_refusal_log
 from orderchat.schemas.base import Ok
 from orderchat.schemas.receipts import (
@@ -422,6 +422,13 @@ class Inbox:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._ack_handed()
+        # Fetched and never shown: handed back now, not redelivered only after the ack wait.
+        unshown = [*self._buffer, *(msg for msg, _ in self._ready if msg is not None)]
+        self._buffer.clear()
+        self._ready.clear()
+        handed_back = {id(m) for m in unshown}
+        self._fetched = [m for m in self._fetched if id(m) not in handed_back]
+        await nak_all(unshown)
         await self._batch_done()
         # Reading never waits for receipts, but leaving the inbox sends what is owed.
         await self.client.flush_receipts()

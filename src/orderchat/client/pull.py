@@ -59,6 +59,22 @@ class PullRequests:
         return self
 
     async def close(self) -> None:
+        """Stop reading. Messages that came and were never taken are handed back (nak), so
+        the server redelivers them now rather than after the consumer's ack wait: `next()`
+        keeps a request open between calls, and what it brought after the last call is here."""
+        await self._unsubscribe()
+        await nak_all(self.drain())
+
+    def drain(self) -> list[Msg]:
+        """The messages that came and were not taken (statuses dropped)."""
+        left: list[Msg] = []
+        while not self._queue.empty():
+            msg = self._queue.get_nowait()
+            if not (msg.headers or {}).get(Header.STATUS):
+                left.append(msg)
+        return left
+
+    async def _unsubscribe(self) -> None:
         sub, self._sub = self._sub, None
         if sub is not None:
             await sub.unsubscribe()
@@ -149,10 +165,18 @@ class PullRequests:
 
     async def _renew(self) -> None:
         try:
-            await self.close()
+            await self._unsubscribe()  # what already came stays queued and is handed out
         except Exception:  # noqa: BLE001 - the connection may be gone; a new one has no such sub
             pass
         await self.open()
+
+
+async def nak_all(msgs: list[Msg]) -> None:
+    for msg in msgs:
+        try:
+            await msg.nak()
+        except Exception:  # noqa: BLE001 - the connection may be gone: then the ack wait redelivers
+            return
 
 
 def _failure(msg: Msg, status: str) -> Exception:
