@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 DURABLE = names.service_consumer("receipts", "own_reads")
 BATCH = 1000
 PARALLEL_WRITES = 64
+# Everything read is acked at once after the cursors moved. The server does not end a
+# no-wait request that waits on this limit (it is not empty, only held back), so one window
+# takes at most MAX_ACK_PENDING - BATCH before acking.
+MAX_ACK_PENDING = 4 * BATCH
 FLUSH_EVERY = 0.25  # seconds of messages gathered before the cursors move (as delivered receipts)
 IDLE_WAIT = 1.0  # how long one pull request waits on a quiet stream
 
@@ -88,7 +92,7 @@ class OwnReads:
             deliver_policy=DeliverPolicy.NEW,
             ack_policy=AckPolicy.ALL,
             ack_wait=60,
-            max_ack_pending=4 * BATCH,
+            max_ack_pending=MAX_ACK_PENDING,
             filter_subject=names.CHAT_CONV_SUBJECTS,
         )
         await self.js.add_consumer(names.STREAM_CHAT, config)
@@ -127,11 +131,13 @@ class OwnReads:
             # few fetches as they fill: one pull request per flush when quiet, not one per
             # message.
             await asyncio.sleep(FLUSH_EVERY)
-            while True:
+            taken = len(first)
+            while taken <= MAX_ACK_PENDING - 2 * BATCH:
                 more = await self._take(sub, 0)
                 if more:
                     merge_highest(owed, self.learn(more))
                     last = more[-1]
+                    taken += len(more)
                 if len(more) < BATCH:
                     break
             await self.apply(owed)
