@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -40,7 +41,8 @@ class Conversations:
         self.directory = directory
         self.inboxes = inboxes
         self.js = js
-        self._settled: OrderedDict[str, None] = OrderedDict()
+        self._settled: OrderedDict[str, None] = OrderedDict()  # least recently used first
+        self._settling: dict[str, asyncio.Future[None]] = {}
 
     async def _user(self, tenant: str, user_id: str) -> User:
         user = await self.directory.user(tenant, user_id)
@@ -115,9 +117,22 @@ class Conversations:
             )
 
     async def settled(self, tenant: str, conversation: Conversation) -> None:
-        """Once per conversation and instance (per restart): every member's inbox follows it."""
-        if names.kv_key(tenant, conversation.id) not in self._settled:
-            await self._settle(tenant, conversation, conversation.member_ids())
+        """Once per conversation and instance (per restart): every member's inbox follows it.
+        Concurrent first sends share one check."""
+        key = names.kv_key(tenant, conversation.id)
+        if key in self._settled:
+            self._settled.move_to_end(key)
+            return
+        task = self._settling.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._settle_all(tenant, conversation))
+            self._settling[key] = task
+            task.add_done_callback(lambda _: self._settling.pop(key, None))
+        await asyncio.shield(task)  # one caller's cancellation leaves the others' check running
+
+    async def _settle_all(self, tenant: str, conversation: Conversation) -> None:
+        await self._settle(tenant, conversation, conversation.member_ids())
+        self._mark_settled(tenant, conversation)
 
     async def _settle(self, tenant: str, conversation: Conversation, users: list[str]) -> None:
         """Finish joins a failed or crashed attempt left half-done: the conversation record
@@ -127,9 +142,18 @@ class Conversations:
             convs, _ = await self.inboxes.convs_of(tenant, user)
             if conversation.id in convs:
                 await self.inboxes.sync_user(tenant, user)  # the membership may be in, the filter not
-            else:
-                await self._announce(tenant, conversation, [user])
-        self._mark_settled(tenant, conversation)
+                continue
+            # `conversation` may be a cached or earlier read: a member removed since must not
+            # be joined again, neither before this join nor while it runs.
+            if not await self._still_member(tenant, conversation.id, user):
+                continue
+            await self._announce(tenant, conversation, [user])
+            if not await self._still_member(tenant, conversation.id, user):
+                await self._unsettle_leavers(tenant, conversation.id, {user})
+
+    async def _still_member(self, tenant: str, conv_id: str, user: str) -> bool:
+        found = await self.directory.conversations.get(names.kv_key(tenant, conv_id))  # the record, not the cache
+        return found is not None and found[0].member(user) is not None
 
     async def _unsettle_leavers(self, tenant: str, conv_id: str, users: set[str]) -> None:
         """Take `conv_id` off each user's inboxes where it is still there (also on a retry
@@ -176,9 +200,10 @@ class Conversations:
         assert updated is not None
         self.directory.remember(tenant, updated)
         # Every named user, not only those new to the record: a retry then finishes what a
-        # failed first attempt left half-done.
-        await self._settle(tenant, updated, [m.user for m in added if updated.member(m.user) is not None])
+        # failed first attempt left half-done. Removals first: if a join then fails, no one
+        # removed goes on receiving.
         await self._unsettle_leavers(tenant, request.conv, removed - set(updated.member_ids()))
+        await self._settle(tenant, updated, [m.user for m in added if updated.member(m.user) is not None])
         return updated
 
     async def require(self, tenant: str, conv_id: str) -> Conversation:
