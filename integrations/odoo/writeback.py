@@ -145,8 +145,13 @@ class WriteBack:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 try:
-                    self._sub = await bind(self.gateway.js, names.STREAM_ORDERS, self.durable)
+                    fresh = await bind(self.gateway.js, names.STREAM_ORDERS, self.durable)
                 except RECOVERABLE:
+                    continue  # the old one fails again and backs off further
+                old, self._sub = self._sub, fresh
+                try:
+                    await old.close()
+                except Exception:  # noqa: BLE001 - the connection may be gone with it
                     pass
                 continue
             for msg in msgs:

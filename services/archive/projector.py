@@ -136,6 +136,10 @@ class Projector:
             await self.js.add_consumer(self.source.stream, config)
 
     async def _bind(self) -> None:
+        old, self._sub = self._sub, None
+        if old is not None:
+            with contextlib.suppress(Exception):  # the connection may be gone with it
+                await old.close()
         self._sub = await bind(self.js, self.source.stream, self.consumer)
 
     async def start(self) -> None:
