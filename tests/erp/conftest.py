@@ -149,7 +149,21 @@ async def card_in_inbox(client: OrderchatClient, timeout: float = 20.0, revision
         return await asyncio.wait_for(run(), timeout)
     except asyncio.TimeoutError:
         orders = [(o.id, o.erp_ref, str(o.state), o.revision) for o in await client.orders.list()]
-        raise AssertionError(f"no order card for {client.user} within {timeout}s; its orders: {orders}") from None
+        raise AssertionError(
+            f"no order card for {client.user} within {timeout}s; its orders: {orders}; {await _inbox_state(client)}"
+        ) from None
+
+
+async def _inbox_state(client: OrderchatClient) -> str:
+    """What the device's inbox follows and holds, and the conversations' ends: enough to tell
+    a card never delivered to the inbox from one delivered and not read."""
+    session = await client.open_session()
+    info = await client.js.consumer_info(session.stream, session.consumer)
+    convs = [(c.conversation.id, c.last_seq, c.unread) for c in (await client.conversations()).conversations]
+    return (
+        f"inbox consumer filters {info.config.filter_subjects}, delivered {info.delivered}, ack floor {info.ack_floor}, "
+        f"pending {info.num_pending}, ack pending {info.num_ack_pending}, waiting {info.num_waiting}; conversations {convs}"
+    )
 
 
 async def buyer_event(client: OrderchatClient, event: str, timeout: float = 20.0, order_id: str | None = None):
