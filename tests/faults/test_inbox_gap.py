@@ -5,9 +5,13 @@ history, and later drops the late redelivery."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from orderchat.client import OrderchatClient
 from orderchat.schemas.users import PartyRole
 
-from .harness import InboxReader, Tally, wait_until
+from .harness import InboxReader, ServiceProcess, Tally, add_users, new_server, provisioned, wait_until
 
 
 async def test_inbox_fills_a_gap_from_history_and_drops_the_late_copy(make_user, client_for, admin_nc, report) -> None:
@@ -51,3 +55,54 @@ async def test_inbox_fills_a_gap_from_history_and_drops_the_late_copy(make_user,
         assert reader.failure() is None
     finally:
         await reader.stop()
+
+
+async def test_a_gap_history_cannot_fill_yet_holds_the_later_message_back(tmp_path: Path, fault_tenant: str, report) -> None:
+    """The same lost delivery, while delivery (and with it history) is down: the inbox must
+    neither show message 3 before 2 nor drop 2's late copy as a repeat; it waits, and shows
+    both in order once history answers again."""
+    tally = Tally("a delivery lost while history is unreachable")
+    server = new_server(tmp_path / "nats").start()
+    admin = await provisioned(server.url)
+    await add_users(admin.jetstream(), fault_tenant, ["lin"], ["paper"])
+    delivery = await ServiceProcess(["delivery", "receipts"], server.url, tmp_path, "chat").start()
+    lin = await OrderchatClient.connect(server.url, "lin", tenant=fault_tenant)
+    paper = await OrderchatClient.connect(server.url, "paper", tenant=fault_tenant)
+    reader = None
+    try:
+        await paper.open_session()
+        conv = (await lin.send("message 1", to="paper")).conv
+        reader = InboxReader(paper, pause_after=1, batch=1).start()
+        assert await wait_until(lambda: len(reader.shown) == 1, 20)
+        for i in range(2, 5):
+            await lin.send(f"message {i}", to="paper")
+        assert reader.inbox is not None and reader.inbox.session is not None
+        thief = await admin.jetstream().pull_subscribe_bind(durable=reader.inbox.session.consumer, stream=reader.inbox.session.stream)
+        (lost,) = await thief.fetch(1, timeout=5)
+        assert b'"seq":2' in lost.data
+        await lost.nak(delay=6)  # back after history is reachable again, as after an ack wait
+        await thief.unsubscribe()
+        await delivery.stop()  # history is gone with it
+        reader.resume.set()
+        await asyncio.sleep(4)  # message 3 arrives and its fill fails meanwhile
+        assert [m.seq for m in reader.shown if m.conv == conv] == [1]
+        await delivery.start()
+        assert await wait_until(lambda: len(reader.shown) >= 4, 30)
+        shown = [m.seq for m in reader.shown if m.conv == conv]
+        tally.sent = tally.acknowledged = 4
+        tally.received = len(set(shown))
+        tally.lost = 4 - tally.received
+        tally.duplicates = len(shown) - len(set(shown))
+        tally.notes["filled_from_history"] = reader.inbox.filled_from_history
+        tally.notes["repeats_dropped"] = reader.inbox.dropped_repeats
+        report(tally)
+        assert shown == [1, 2, 3, 4]
+        assert reader.failure() is None
+    finally:
+        if reader is not None:
+            await reader.stop()
+        await lin.close()
+        await paper.close()
+        await delivery.stop()
+        await admin.close()
+        server.stop()

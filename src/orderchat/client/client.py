@@ -77,6 +77,9 @@ RECOVERABLE = (NoRespondersError, APIError, ConnectionClosedError, StaleConnecti
 SHOWN_MEMORY = 100_000
 # How long an inbox keeps re-binding through consecutive fetch errors before it gives up.
 MAX_OUTAGE = 120.0
+# A message after a gap that history could not fill (delivery unreachable) comes back after
+# this long, and the fill is tried again then.
+GAP_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -479,16 +482,26 @@ class Inbox:
             await msg.ack()
             return
         if last is not None and seq > last + 1:
-            for missing in await self._from_history(conv, last, seq):
+            found, unreachable = await self._from_history(conv, last, seq)
+            for missing in found:
                 self._ready.append((None, InboxItem(names.conv(self.client.tenant, conv), 0, message=missing)))
+            if found:
+                self._last_seq[conv] = found[-1].seq
+            if unreachable:
+                # Not filled: showing this message now would put it before the missing ones,
+                # and their late copies would then be dropped as repeats. It comes back later.
+                self._fetched = [m for m in self._fetched if m is not msg]
+                await msg.nak(delay=GAP_RETRY)
+                return
         self._last_seq[conv] = seq
         self._ready.append((msg, item))
 
-    async def _from_history(self, conv: str, last: int, upto: int) -> list[ChatMessage]:
-        """Messages last+1 .. upto-1 of `conv`; on failure none (they then come late, by
-        redelivery, rather than never)."""
+    async def _from_history(self, conv: str, last: int, upto: int) -> tuple[list[ChatMessage], bool]:
+        """Messages last+1 .. upto-1 of `conv`, in order, and whether history was unreachable
+        before they were all found (then the rest is tried again later). A refusal (no longer
+        a member) is final: what was found is all there will be."""
         found: list[ChatMessage] = []
-        after = last
+        after, unreachable = last, False
         try:
             while after < upto - 1:
                 page = await self.client.history(conv, after=after, limit=min(500, upto - 1 - after))
@@ -497,10 +510,12 @@ class Inbox:
                     break
                 found.extend(batch)
                 after = batch[-1].seq
-        except (OrderchatError, *RETRYABLE):
-            return found
+        except RETRYABLE:
+            unreachable = True
+        except OrderchatError:
+            pass
         self.filled_from_history += len(found)
-        return found
+        return found, unreachable
 
     def _event_seen(self, stream_seq: int) -> bool:
         if stream_seq in self._events_shown:
