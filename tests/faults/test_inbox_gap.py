@@ -14,6 +14,19 @@ from orderchat.schemas.users import PartyRole
 from .harness import InboxReader, ServiceProcess, Tally, add_users, new_server, provisioned, wait_until
 
 
+def _count(tally: Tally, reader: InboxReader, conv: str, sent: int) -> list[int]:
+    """The conversation's sequences the reader showed, counted into the tally."""
+    shown = [m.seq for m in reader.shown if m.conv == conv]
+    tally.sent = tally.acknowledged = sent
+    tally.received = len(set(shown))
+    tally.lost = sent - tally.received
+    tally.duplicates = len(shown) - len(set(shown))
+    assert reader.inbox is not None
+    tally.notes["filled_from_history"] = reader.inbox.filled_from_history
+    tally.notes["repeats_dropped"] = reader.inbox.dropped_repeats
+    return shown
+
+
 async def test_inbox_fills_a_gap_from_history_and_drops_the_late_copy(make_user, client_for, admin_nc, report) -> None:
     tally = Tally("a delivery lost on the way to a device")
     await make_user("lin")
@@ -41,13 +54,7 @@ async def test_inbox_fills_a_gap_from_history_and_drops_the_late_copy(make_user,
         reader.resume.set()
         assert await wait_until(lambda: len(reader.shown) >= 5, 20)
         assert await wait_until(lambda: reader.inbox.dropped_repeats >= 1, 20), "the late copy never came back"
-        shown = [m.seq for m in reader.shown if m.conv == conv]
-        tally.sent = tally.acknowledged = 5
-        tally.received = len(set(shown))
-        tally.lost = 5 - tally.received
-        tally.duplicates = len(shown) - len(set(shown))
-        tally.notes["filled_from_history"] = reader.inbox.filled_from_history
-        tally.notes["repeats_dropped"] = reader.inbox.dropped_repeats
+        shown = _count(tally, reader, conv, sent=5)
         report(tally)
         assert shown == [1, 2, 3, 4, 5]
         assert reader.inbox.filled_from_history == 1
@@ -88,13 +95,7 @@ async def test_a_gap_history_cannot_fill_yet_holds_the_later_message_back(tmp_pa
         assert [m.seq for m in reader.shown if m.conv == conv] == [1]
         await delivery.start()
         assert await wait_until(lambda: len(reader.shown) >= 4, 30)
-        shown = [m.seq for m in reader.shown if m.conv == conv]
-        tally.sent = tally.acknowledged = 4
-        tally.received = len(set(shown))
-        tally.lost = 4 - tally.received
-        tally.duplicates = len(shown) - len(set(shown))
-        tally.notes["filled_from_history"] = reader.inbox.filled_from_history
-        tally.notes["repeats_dropped"] = reader.inbox.dropped_repeats
+        shown = _count(tally, reader, conv, sent=4)
         report(tally)
         assert shown == [1, 2, 3, 4]
         assert reader.failure() is None
