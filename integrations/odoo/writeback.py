@@ -41,7 +41,7 @@ from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.schemas.orders import EventType, Order, OrderEvent, OrderLine
 from orderchat.services.framework.dead_letters import park
-from orderchat.services.framework.pull import bind, fetch
+from orderchat.services.framework.pull import bind, fetch, rebind
 from orderchat.services.framework.stream_consumer import RECOVERABLE
 
 from . import chatter
@@ -145,14 +145,9 @@ class WriteBack:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 try:
-                    fresh = await bind(self.gateway.js, names.STREAM_ORDERS, self.durable)
+                    self._sub = await rebind(self.gateway.js, names.STREAM_ORDERS, self.durable, self._sub)
                 except RECOVERABLE:
-                    continue  # the old one fails again and backs off further
-                old, self._sub = self._sub, fresh
-                try:
-                    await old.close()
-                except Exception:  # noqa: BLE001 - the connection may be gone with it
-                    pass
+                    pass  # the old one fails again and backs off further
                 continue
             for msg in msgs:
                 await self._handle(msg)

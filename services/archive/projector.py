@@ -32,7 +32,7 @@ from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.services.framework.dead_letters import park
 from orderchat.services.framework.metrics import BATCH_SIZE, STREAM_MESSAGES
-from orderchat.services.framework.pull import bind, fetch
+from orderchat.services.framework.pull import fetch, rebind
 
 from .extract import Unreadable, add_chat, add_order_event
 from .metrics import LAST_APPLIED, PENDING
@@ -136,11 +136,7 @@ class Projector:
             await self.js.add_consumer(self.source.stream, config)
 
     async def _bind(self) -> None:
-        old, self._sub = self._sub, None
-        if old is not None:
-            with contextlib.suppress(Exception):  # the connection may be gone with it
-                await old.close()
-        self._sub = await bind(self.js, self.source.stream, self.consumer)
+        self._sub = await rebind(self.js, self.source.stream, self.consumer, self._sub)
 
     async def start(self) -> None:
         self.applied = await self.store.last_applied(self.source.name)

@@ -14,13 +14,14 @@ not stop and a benchmark reader that hung. The task still counts the cancellatio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from orderchat.client.pull import PullRequests
 
-__all__ = ["PullRequests", "bind", "fetch", "raise_if_cancelling"]
+__all__ = ["PullRequests", "bind", "fetch", "raise_if_cancelling", "rebind"]
 
 
 def raise_if_cancelling() -> None:
@@ -33,6 +34,17 @@ async def bind(js: JetStreamContext, stream: str, consumer: str) -> PullRequests
     """Pull requests to an existing consumer (durable or ephemeral), on the connection of
     `js` (nats-py keeps it as `_nc`; services are handed the JetStream context)."""
     return await PullRequests(js._nc, stream, consumer).open()
+
+
+async def rebind(js: JetStreamContext, stream: str, consumer: str, old: PullRequests | None) -> PullRequests:
+    """A fresh subscription to the consumer, then the old one closed (quietly: it may be gone
+    with its connection). If binding fails, that error is raised and `old` is left as it was,
+    still usable for the next attempt."""
+    fresh = await bind(js, stream, consumer)
+    if old is not None:
+        with contextlib.suppress(Exception):
+            await old.close()
+    return fresh
 
 
 async def fetch(sub: PullRequests, batch: int, timeout: float) -> list[Msg]:

@@ -47,7 +47,7 @@ from orderchat.schemas.errors import ErrorCode, OrderchatError
 from .context import ServiceContext
 from .dead_letters import park
 from .metrics import BATCH_SIZE, STREAM_MESSAGES
-from .pull import bind, fetch
+from .pull import bind, fetch, rebind
 
 log = logging.getLogger(__name__)
 
@@ -184,15 +184,10 @@ class StreamConsumer:
             return []
 
     async def _rebind_quietly(self) -> None:
-        old, self._sub = self._sub, None
         try:
-            await old.close()
-        except Exception:  # noqa: BLE001 - gone with its connection
-            pass
-        try:
-            await self._bind()
+            self._sub = await rebind(self.ctx.js, self.spec.stream, self.spec.durable, self._sub)
         except RECOVERABLE:
-            self._sub = old  # still down; the next fetch fails and backs off again
+            pass  # still down; the next fetch fails and backs off again
 
     async def _release(self, msgs: list[Msg]) -> None:
         """Stopping: hand back what was fetched but not handled, for another instance."""

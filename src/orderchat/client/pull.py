@@ -63,9 +63,9 @@ class PullRequests:
         the server redelivers them now rather than after the consumer's ack wait: `next()`
         keeps a request open between calls, and what it brought after the last call is here."""
         await self._unsubscribe()
-        await nak_all(self.drain())
+        await nak_all(self._untaken())
 
-    def drain(self) -> list[Msg]:
+    def _untaken(self) -> list[Msg]:
         """The messages that came and were not taken (statuses dropped)."""
         left: list[Msg] = []
         while not self._queue.empty():
