@@ -32,7 +32,6 @@ from .sqlite_store import MAX_SCOPE_TOKENS
 from .store import SOURCES, Filters, OrderExport, Scope, digest_of
 from .tokens import (
     CompiledQuery,
-    message_tokens,
     order_line_tokens,
     order_visibility_tokens,
     scope_token,
@@ -295,7 +294,7 @@ class PostgresStore:
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::tsvector) ON CONFLICT (stream_seq) DO NOTHING",
                     [
                         (m.stream_seq, m.tenant, m.conv, m.seq, m.sender, m.ts, m.body_kind, m.text, m.order_id,
-                         tsvector_literal(message_tokens(m.tenant, m.conv, m.ts, m.text)))
+                         tsvector_literal(m.tokens))
                         for m in batch.messages
                     ],
                 )

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from .tokens import message_tokens
+
 
 @dataclass(frozen=True)
 class MessageRecord:
@@ -24,6 +26,13 @@ class MessageRecord:
     body_kind: str
     text: str
     order_id: str | None = None
+    # The search tokens, made with the record: the projector builds records on the event
+    # loop a slice at a time, so the store's writer thread (which holds the GIL for any
+    # Python it runs, delaying the loop by up to a switch interval each time) only runs SQL.
+    tokens: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", tuple(message_tokens(self.tenant, self.conv, self.ts, self.text)))
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from .store import (
 )
 from .tokens import (
     CompiledQuery,
-    message_tokens,
     order_line_tokens,
     order_visibility_tokens,
     scope_token,
@@ -229,7 +228,7 @@ class SqliteStore:
         )
         conn.executemany(
             "INSERT INTO messages_fts (rowid, tokens) VALUES (?, ?)",
-            [(m.stream_seq, " ".join(message_tokens(m.tenant, m.conv, m.ts, m.text))) for m in fresh],
+            [(m.stream_seq, " ".join(m.tokens)) for m in fresh],
         )
 
     def _newer(self, conn: sqlite3.Connection, tenant: str, conv: str, stream_seq: int) -> bool:
