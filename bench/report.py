@@ -62,9 +62,10 @@ def _delivery(results: dict[str, Any]) -> list[str]:
     out += ["", "End-to-end latency at a fixed offered load (open loop, ms)"]
     rows = []
     for sync, run in results["durability"].items():
-        lat = run["baseline_pipeline"].get("latency")
-        if lat:
-            rows.append([sync, "raw pipeline", _n(lat["offered_per_s"]) + " msgs/s", *_lat(lat)])
+        for label, key in (("raw pipeline", "baseline_pipeline"), ("raw request→stream", "baseline_request")):
+            lat = run[key].get("latency")
+            if lat:
+                rows.append([sync, label, _n(lat["offered_per_s"]) + " msgs/s", *_lat(lat)])
         oc = run["orderchat"]
         rows.append([sync, "orderchat one-to-one", _n(oc["latency_direct"]["offered_per_s"]) + " msgs/s", *_lat(oc["latency_direct"])])
         g = oc["latency_group"]

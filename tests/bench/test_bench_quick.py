@@ -70,7 +70,7 @@ def test_throughput_and_ratios_are_measured(results: dict, sync: str) -> None:
 @pytest.mark.parametrize("sync", SYNC_MODES)
 def test_latency_counts_every_message(results: dict, sync: str) -> None:
     run = results["durability"][sync]
-    for latency in (run["orderchat"]["latency_direct"], run["orderchat"]["latency_group"], run["baseline_pipeline"]["latency"]):
+    for latency in (run["orderchat"]["latency_direct"], run["orderchat"]["latency_group"], run["baseline_pipeline"]["latency"], run["baseline_request"]["latency"]):
         assert latency["lost"] == 0 and latency["samples"] > 0
         assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     group = run["orderchat"]["latency_group"]
