@@ -89,3 +89,21 @@ def test_commands_without_a_running_system_say_how_to_start_one(tmp_path):
     result = _cli(tmp_path, "chat", "send", "--as", "lin", "--to", "x", "hi", check=False)
     assert result.returncode != 0
     assert "orderchat up" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["chat", "convs", "--as", "lin"], ["dlq", "list"]])
+def test_a_url_where_no_nats_answers_fails_at_once_and_says_so(tmp_path, command):
+    # A closed port (refused) and a listening socket that never speaks NATS (silent): a
+    # client command must neither retry forever nor print reconnect tracebacks.
+    import socket
+
+    with socket.socket() as closed, socket.socket() as silent:
+        closed.bind(("127.0.0.1", 0))
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        for port in (closed.getsockname()[1], silent.getsockname()[1]):
+            started = time.monotonic()
+            result = _cli(tmp_path, "--nats-url", f"nats://127.0.0.1:{port}", *command, check=False)
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert "cannot reach NATS" in result.stderr and "Traceback" not in result.stderr
+            assert time.monotonic() - started < 20

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from pydantic import BaseModel
@@ -35,8 +37,39 @@ def settings_of(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-def nats_url_of(ctx: click.Context) -> str:
-    return resolve_nats_url(settings_of(ctx), ctx.obj.get("nats_url"))
+def nats_url_of(ctx: click.Context, *, wait_for_server: bool = False) -> str:
+    """The NATS URL to use. A one-shot command checks first that a server answers there:
+    nats-py retries a first connection that fails for as long as reconnects are allowed
+    (forever for clients), so a wrong URL or a stopped system would hang the command. A
+    long-running service (`serve`) passes `wait_for_server` and keeps retrying instead."""
+    url = resolve_nats_url(settings_of(ctx), ctx.obj.get("nats_url"))
+    if not wait_for_server:
+        require_reachable(url)
+    return url
+
+
+_DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
+
+
+def require_reachable(url: str, timeout: float = 3.0) -> None:
+    """Raise a one-line error unless one of the servers in `url` (comma-separated, as NATS
+    takes them) accepts a TCP connection within `timeout` seconds."""
+    problems: list[str] = []
+    for server in (part.strip() for part in url.split(",") if part.strip()):
+        parsed = urlsplit(server if "://" in server else f"nats://{server}")
+        try:
+            port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme, 4222)
+            with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=timeout) as sock:
+                # A NATS server greets every client with INFO; a port that accepts and stays
+                # silent (another service, a proxy) is not one.
+                if parsed.scheme in ("ws", "wss") or sock.recv(5).startswith(b"INFO"):
+                    return
+                problems.append(f"{server}: no NATS server answered there")
+        except (OSError, ValueError) as err:
+            problems.append(f"{server}: {err.strerror if isinstance(err, OSError) and err.strerror else err}")
+    raise click.ClickException(
+        f"cannot reach NATS ({'; '.join(problems)}). Is `orderchat up` running, and is --nats-url / ORDERCHAT_NATS_URL right?"
+    )
 
 
 def connect_options(ctx: click.Context, user: str | None = None, device: str = "main", identity: str = "admin") -> dict[str, Any]:

@@ -93,7 +93,7 @@ async def serve(ctx: click.Context, names: tuple[str, ...], http_port: int | Non
     # an explicit --http-port is used as given.
     port = port_or_free(settings.host, settings.http_port) if http_port is None else http_port
     host = ServiceHost(
-        nats_url_of(ctx), list(names), options=service_options(settings),
+        nats_url_of(ctx, wait_for_server=True), list(names), options=service_options(settings),
         connect_options=connect_options(ctx, identity=names[0] if len(names) == 1 else "services"), http_host=settings.host, http_port=None if port < 0 else port,
     )
     await host.start()
