@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -56,3 +57,11 @@ async def test_html_and_markdown_letters(parties, agreed, nats_url, tmp_path):
         assert "黑色中性笔 0.7mm" in text and "accepted (IA)" in text and "backordered (IB)" in text
         assert all(e["hash"] in text for e in events)
         assert "changes_accepted" in text and "accept_changes revision 1 by lin" in text
+
+
+async def test_a_letter_goes_to_stdout_with_dash(parties, agreed, nats_url, tmp_path):
+    order_id, events = agreed
+    done = await orderchat(nats_url, parties.tenant, tmp_path, "orders", "letter", order_id, "--as", "lin", "--format", "md", "-o", "-")
+    assert done.code == 0, done.err
+    assert "黑色中性笔 0.7mm" in done.out and all(e["hash"] in done.out for e in events)
+    assert "wrote" not in done.out and not (Path.cwd() / "-").exists()

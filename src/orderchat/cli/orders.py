@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
@@ -45,25 +45,38 @@ def parse_pairs(text: str, separator: str) -> dict[str, str]:
         key, eq, value = part.partition("=")
         if not eq:
             raise click.BadParameter(f"expected key=value, got {part!r}")
+        if "=" in value:
+            raise click.BadParameter(f"{part!r}: separate key=value pairs with {separator!r}")
         pairs[key.strip()] = value.strip()
     return pairs
 
 
+def _number(fields: dict[str, str], key: str) -> Decimal | None:
+    """The decimal in `fields[key]` (None when absent); a non-number is the user's error."""
+    if key not in fields:
+        return None
+    try:
+        return Decimal(fields[key])
+    except InvalidOperation:
+        raise click.BadParameter(f"{key}={fields[key]!r} is not a number") from None
+
+
 def parse_line(text: str, position: int) -> OrderLine:
     fields = parse_pairs(text, ",")
+    missing = [key for key in ("sku", "qty") if key not in fields]
+    if missing:
+        raise click.BadParameter(f"line {text!r} needs {' and '.join(missing)}")
     try:
         return OrderLine(
             line_id=fields.get("id", str(position)),
             sku=fields["sku"],
             description=fields.get("desc", fields["sku"]),
             category=fields.get("category"),
-            quantity=Decimal(fields["qty"]),
+            quantity=_number(fields, "qty"),
             unit=fields.get("unit", "pcs"),
-            unit_price=Decimal(fields["price"]) if "price" in fields else None,
+            unit_price=_number(fields, "price"),
             requested_date=_date(fields.get("date")),
         )
-    except KeyError as missing:
-        raise click.BadParameter(f"line {text!r} needs {missing}") from None
     except ValueError as exc:
         raise click.BadParameter(f"line {text!r}: {exc}") from None
 
@@ -87,8 +100,8 @@ def parse_answer(text: str) -> LineAnswer:
             raise click.BadParameter(f"unknown answer {kind!r} (accept, change, backorder, reject)")
         fields = parse_pairs(change_text, ";")
         change = LineChange(
-            quantity=Decimal(fields["qty"]) if "qty" in fields else None,
-            unit_price=Decimal(fields["price"]) if "price" in fields else None,
+            quantity=_number(fields, "qty"),
+            unit_price=_number(fields, "price"),
             delivery_date=_date(fields.get("date")),
             substitute_sku=fields.get("sku"),
             substitute_description=fields.get("desc"),
@@ -362,7 +375,7 @@ async def orders_verify(ctx, order_id, user, events_file, as_json) -> None:
 @click.option("--as", "user", default=None, help="Fetch the events as this party.")
 @click.option("--file", "events_file", default=None, type=click.Path(exists=True), help="Render an exported file instead.")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html", "md"]), default="pdf")
-@click.option("-o", "--output", default=None, type=click.Path(), help="Default: <order>.<format>.")
+@click.option("-o", "--output", default=None, type=click.Path(allow_dash=True), help="Default: <order>.<format>; - writes to stdout.")
 @click.pass_context
 @async_command
 async def orders_letter(ctx, order_id, user, events_file, fmt, output) -> None:
@@ -374,9 +387,15 @@ async def orders_letter(ctx, order_id, user, events_file, fmt, output) -> None:
     if result.order is None:
         raise OrderchatError(ErrorCode.INVALID, f"the events of {order_id} do not verify: #{result.first_bad}: {result.problem}")
     data = letter.render(reply, result, fmt)
+    warning = "" if result.ok else "  WARNING: evidence does not verify"
+    if output == "-":
+        click.get_binary_stream("stdout").write(data)
+        if warning:
+            click.echo(warning.strip(), err=True)
+        return
     path = Path(output or f"{order_id}.{fmt}")
     path.write_bytes(data)
-    click.echo(f"wrote {path} ({len(data)} bytes){'' if result.ok else '  WARNING: evidence does not verify'}")
+    click.echo(f"wrote {path} ({len(data)} bytes){warning}")
 
 
 # -- keys ------------------------------------------------------------------------------------
