@@ -97,3 +97,14 @@ async def test_monitor_shows_the_erp_connector_status(ops_server, ops_nc, tenant
     [erp] = snap["erp"]
     assert (erp["tenant"], erp["database"], erp["erp_up"], erp["writeback_pending"]) == (tenant, "stationery", False, 3)
     assert 90 <= erp["sync_lag_seconds"] < 150 and erp["last_error"] == "connection refused"
+
+
+async def test_monitor_piped_prints_one_text_snapshot_and_exits(ops_server, ops_nc, tenant):
+    # Not a terminal (CliRunner's output is not): the live view printed nothing there; a
+    # pipe gets the whole view once, down to the ERP table at its foot.
+    from .cli import orderchat
+
+    result = await orderchat("--nats-url", ops_server.url, "monitor", "--monitor-url", ops_server.monitor_url, "--window", "0.1")
+    assert result.exit_code == 0, result.output
+    for part in ("Subject families", "Streams", "Consumers, lagging first", "Dead letters", "ERP", names.STREAM_CHAT):
+        assert part in result.output, part

@@ -104,9 +104,16 @@ async def monitor(ctx: click.Context, as_json: bool, interval: float, window: fl
                 snapshot = await take_snapshot(js, server, tenant=only_tenant, window=window, max_consumers=max_consumers)
                 emit_json(snapshot.model_dump(mode="json"))
                 return
+            console = Console()
+            if not console.is_terminal:  # piped or redirected: one snapshot, as text, then exit
+                snapshot = await take_snapshot(js, server, tenant=only_tenant, window=window, max_consumers=max_consumers)
+                console.print(render(snapshot))
+                return
             rates = RateTracker()
             snapshot = await take_snapshot(js, server, tenant=only_tenant, rates=rates, max_consumers=max_consumers)
-            with Live(render(snapshot), console=Console(), refresh_per_second=4, screen=False) as live:
+            # Taller than the terminal: the view scrolls rather than being cut off at its foot
+            # (where the SLA and ERP tables are).
+            with Live(render(snapshot), console=console, refresh_per_second=4, screen=False, vertical_overflow="visible") as live:
                 while True:
                     await asyncio.sleep(interval)
                     snapshot = await take_snapshot(js, server, tenant=only_tenant, rates=rates, max_consumers=max_consumers)
