@@ -2,7 +2,9 @@
 
 Timings come from the order's event log: `sent` (the card is in the conversation), the first
 `seen` after it (the supplier's read cursor passed the card) and the supplier's first answer
-(`confirmed`, `changes_proposed` or `rejected`)."""
+(`confirmed`, `changes_proposed` or `rejected`). An answer with no `seen` before it counts as
+the read too (answering implies reading), as the supplier statistics count it, so the two
+reports agree on the same order."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def _first(events: Iterable, kinds: frozenset[str], after: datetime | None, acto
 def rows_of(export: OrderExport) -> list[ExportRow]:
     order = export.order
     sent = _first(export.events, frozenset({"sent"}), None)
-    read = _first(export.events, frozenset({"seen"}), sent) if sent else None
     answered = _first(export.events, ANSWERS, sent, order.supplier) if sent else None
+    read = (_first(export.events, frozenset({"seen"}), sent) if sent else None) or answered
     common = dict(
         order_id=order.order_id, erp_ref=order.erp_ref, buyer=order.buyer, supplier=order.supplier,
         state=order.state, currency=order.currency, created_at=order.created_at, sent_at=sent, read_at=read,
