@@ -168,6 +168,9 @@ async def chat_convs(ctx: click.Context, user: str, limit: int, as_json: bool) -
         body = last.get("body") or {}
         text = body.get("text") or body.get("caption") or (f"[{body.get('kind')}]" if body else "")
         title = c.title or ", ".join(m for m in c.member_ids() if m != user)
+        if not summary.last_seq:
+            click.echo(f"{c.id} ({title}): no messages yet")
+            continue
         unread = f"{summary.unread} unread" if summary.unread else "read"
         click.echo(f"{c.id} ({title}): {unread}; #{summary.last_seq} {last.get('sender', '')}: {text}".rstrip(": "))
 
