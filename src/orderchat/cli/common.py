@@ -51,9 +51,21 @@ def nats_url_of(ctx: click.Context, *, wait_for_server: bool = False) -> str:
 _DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
 
 
+def _greeting(sock: socket.socket) -> bytes:
+    """The first four bytes the server sends (fewer if it closes or goes quiet first)."""
+    data = b""
+    while len(data) < 4:
+        chunk = sock.recv(4 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def require_reachable(url: str, timeout: float = 3.0) -> None:
     """Raise a one-line error unless one of the servers in `url` (comma-separated, as NATS
-    takes them) accepts a TCP connection within `timeout` seconds."""
+    takes them) accepts a connection and greets it with INFO within `timeout` seconds
+    (WebSocket URLs: the connection alone)."""
     problems: list[str] = []
     for server in (part.strip() for part in url.split(",") if part.strip()):
         parsed = urlsplit(server if "://" in server else f"nats://{server}")
@@ -62,7 +74,7 @@ def require_reachable(url: str, timeout: float = 3.0) -> None:
             with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=timeout) as sock:
                 # A NATS server greets every client with INFO; a port that accepts and stays
                 # silent (another service, a proxy) is not one.
-                if parsed.scheme in ("ws", "wss") or sock.recv(5).startswith(b"INFO"):
+                if parsed.scheme in ("ws", "wss") or _greeting(sock).startswith(b"INFO"):
                     return
                 problems.append(f"{server}: no NATS server answered there")
         except (OSError, ValueError) as err:
