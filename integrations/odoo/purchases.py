@@ -173,6 +173,8 @@ async def _with_lines(transport: OdooTransport, orders: list[dict[str, Any]]) ->
     for line in lines:
         if line.get("display_type"):
             continue  # sections and notes are layout, not goods
+        if _decimal(line.get("product_qty")) <= 0:
+            continue  # nothing ordered: how a line leaves a confirmed PO (it cannot be deleted)
         order_id, _ = _many2one(line.get("order_id"))
         product_id, product_name = _many2one(line.get("product_id"))
         product = products.get(product_id or 0, {})

@@ -79,6 +79,10 @@ class Conflict(Exception):
     """The PO in the ERP is not what the answer was given to: write nothing, tell the buyer."""
 
 
+# PO states whose lines Odoo refuses to delete (purchase.order.line.unlink).
+LOCKED_LINES = frozenset({"purchase", "done"})
+
+
 def po_matches(po: ErpPurchase, lines: tuple[OrderLine, ...]) -> bool:
     return same_terms(po.order_lines(), lines)
 
@@ -286,7 +290,10 @@ class WriteBack:
         return after
 
     async def _write_lines(self, po: ErpPurchase, after: tuple[OrderLine, ...]) -> None:
-        """All line changes in one `write` (one transaction: all or nothing)."""
+        """All line changes in one `write` (one transaction: all or nothing). A line the
+        supplier rejected is deleted from an RFQ; a confirmed PO's lines cannot be deleted
+        (Odoo: "Cannot delete a purchase order line which is in state ..."), so there it is
+        set to quantity 0, as a buyer would do by hand, and reading the PO leaves it out."""
         agreed = {line.line_id: line for line in after}
         new_skus = [line.sku for line in after if (old := po.line(line.line_id)) is not None and old.sku != line.sku]
         products = await product_ids_by_sku(self.transport, new_skus)
@@ -296,16 +303,16 @@ class WriteBack:
         commands: list[Any] = []
         for old in po.lines:
             new = agreed.get(old.line_id)
-            if new is None:
-                commands.append([2, old.id, 0])  # rejected by the supplier, accepted by the buyer
+            if new is None:  # rejected by the supplier, accepted by the buyer
+                commands.append([1, old.id, {"product_qty": 0}] if po.state in LOCKED_LINES else [2, old.id, 0])
                 continue
             if (new.sku, new.quantity, new.unit_price, new.requested_date) == (old.sku, old.quantity, old.price, old.planned):
                 continue
             vals: dict[str, Any] = {"product_qty": float(new.quantity)}
             if new.unit_price is not None:
                 vals["price_unit"] = float(new.unit_price)
-            if new.requested_date is not None:
-                vals["date_planned"] = f"{new.requested_date.isoformat()} 00:00:00"
+            if new.requested_date is not None and new.requested_date != old.planned:
+                vals["date_planned"] = f"{new.requested_date.isoformat()} 00:00:00"  # a changed date only: keep the ERP's time
             if new.sku != old.sku:
                 vals["product_id"] = products[new.sku]
             commands.append([1, old.id, vals])

@@ -79,6 +79,42 @@ async def test_red_out_of_stock_blue_instead_accepted_updates_lines(erp, connect
     assert order.state is OrderState.CONFIRMED and order.revision == 2
 
 
+def _confirmed_po(odoo, lines: list[tuple[str, float]]) -> int:
+    po_id = make_po(odoo, lines, send=False)
+    odoo.execute_kw("purchase.order", "button_confirm", [[po_id]])
+    return po_id
+
+
+async def test_a_rejected_line_of_a_confirmed_po_is_set_to_zero_with_the_other_changes(erp, connector, client_for) -> None:
+    # Odoo refuses to delete a line of a confirmed PO: the rejection is written as quantity 0
+    # in the same write as the accepted change, and the zero line is no amendment to the order.
+    await connector()
+    odoo = await call(erp.odoo, "admin")
+    po_id = await call(_confirmed_po, odoo, [("PEN-GEL05-RED", 300), ("PEN-GEL05-BLK", 100), ("LEAD-05-HB", 40)])
+    before = await call(read_po, odoo, po_id)
+    supplier, buyer = await client_for("hongyun-pens"), await client_for("lin")
+    card = await card_in_inbox(supplier)
+    red, black, lead = card.lines
+    await supplier.orders.propose(card.order_id, [
+        LineAnswer(line_id=red.line_id, answer=LineAnswerCode.ACCEPTED),
+        LineAnswer(line_id=black.line_id, answer=LineAnswerCode.ACCEPTED_WITH_CHANGES, change=LineChange(quantity=Decimal(80))),
+        LineAnswer(line_id=lead.line_id, answer=LineAnswerCode.REJECTED),
+    ])
+    await buyer.orders.accept_changes(card.order_id)
+    event = await buyer_event(buyer, "erp_confirmed")
+    assert event.data["erp_state"] == "purchase"
+    po = await call(read_po, odoo, po_id)
+    qty = {line["id"]: line["product_qty"] for line in po["lines"]}
+    ids = [line["id"] for line in before["lines"]]
+    assert [qty[i] for i in ids] == [300.0, 80.0, 0.0] and po["state"] == "purchase"
+    # Dates the supplier did not change keep the ERP's own time of day.
+    planned = {line["id"]: line["date_planned"] for line in before["lines"]}
+    assert all(line["date_planned"] == planned[line["id"]] for line in po["lines"])
+    assert any("accepted" in n["body"] for n in po["notes"] if "orderchat" in n["body"])
+    order = await buyer.orders.show(card.order_id)
+    assert order.state is OrderState.CONFIRMED and order.revision == 2 and len(order.lines) == 2
+
+
 async def test_erp_down_during_confirmation_is_written_once_after_it_returns(erp, connector, client_for) -> None:
     service = await connector()
     odoo = await call(erp.odoo, "admin")
