@@ -29,6 +29,7 @@ from orderchat.security import ledger
 from orderchat.services.framework.typed_kv import TypedKV
 
 from . import evidence, state_machine
+from .visibility import require_whole_view
 from .cards import ChatPoster
 from .event_log import Behind, OrderLog
 from .projection import Projection
@@ -122,6 +123,8 @@ class Commands:
                     await self.records.put(record_key, CommandRecord(order_id=order_id, action=str(action), digest=digest, event_n=sent.n))
                 return OrderReply(order=order, event=sent)
             else:
+                if order is not None and order.supplier == actor:
+                    require_whole_view(user, order, action)
                 draft = state_machine.decide(order, action, command, actor, signer)  # type: ignore[arg-type]
             # The event bears the moment its signature was checked at: the key was live then.
             draft = replace(draft, at=signer.at)

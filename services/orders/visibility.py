@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from orderchat.schemas.cards import CardLine, OrderCardView
-from orderchat.schemas.orders import Order
+from orderchat.schemas.errors import ErrorCode, OrderchatError
+from orderchat.schemas.orders import Order, OrderAction
 from orderchat.schemas.users import PartyRole, User
 
 
@@ -42,6 +43,28 @@ def visible_lines(viewer: User | None, lines: Iterable[L]) -> tuple[L, ...]:
         return lines
     allowed = _allowed(viewer)  # type: ignore[arg-type]
     return tuple(line for line in lines if line.category is not None and line.category.casefold() in allowed)
+
+
+# What a supplier commits to line by line: it can only be done on an order seen whole.
+ANSWERS_ON_LINES = frozenset({OrderAction.CONFIRM, OrderAction.PROPOSE})
+
+
+def require_whole_view(viewer: User, order: Order, action: OrderAction) -> None:
+    """A limited supplier cannot confirm or answer lines it cannot see (its signature covers
+    the whole order's terms): say so plainly, instead of failing later on a signature over
+    the lines it saw, or asking it for answers to lines it never saw. Rejecting the whole
+    order stays open to it."""
+    if action not in ANSWERS_ON_LINES or not limited(viewer):
+        return
+    hidden = len(order.lines) - len(visible_lines(viewer, order.lines))
+    if hidden:
+        raise OrderchatError(
+            ErrorCode.FORBIDDEN,
+            f"order {order.id} has {hidden} line(s) outside {viewer.id}'s categories "
+            f"({', '.join(viewer.categories)}): a supplier answers an order it sees whole. "
+            "Reject it, or ask the buyer to split the order or to widen your categories.",
+            {"hidden_lines": hidden},
+        )
 
 
 def visible_line_ids(viewer: User | None, order: Order) -> frozenset[str]:

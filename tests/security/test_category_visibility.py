@@ -10,7 +10,7 @@ import pytest
 
 from orderchat.schemas.cards import CardLine, OrderCardView
 from orderchat.schemas.errors import ErrorCode, OrderchatError
-from orderchat.schemas.orders import OrderLine
+from orderchat.schemas.orders import LineAnswer, LineAnswerCode, OrderLine
 from orderchat.schemas.users import PartyRole, User
 from orderchat.services.orders.visibility import card_for, visible_lines
 
@@ -76,3 +76,22 @@ async def test_the_paper_mill_sees_only_paper_lines_of_an_order(admit, client_as
         await sunrise.orders.events(order.id)
     assert refused.value.code == ErrorCode.FORBIDDEN and "outside your categories" in refused.value.message
     assert len((await lin.orders.events(order.id)).events) >= 2
+
+    # Answering lines it cannot see is refused plainly (its signature would cover terms it
+    # never saw); rejecting the whole order stays open to it.
+    visible_answer = [LineAnswer(line_id="p1", answer=LineAnswerCode.ACCEPTED)]
+    for act in (sunrise.orders.confirm(order.id), sunrise.orders.propose(order.id, visible_answer)):
+        with pytest.raises(OrderchatError) as cannot:
+            await act
+        assert cannot.value.code == ErrorCode.FORBIDDEN
+        assert "3 line(s) outside sunrise's categories (Paper)" in cannot.value.message and "Reject it" in cannot.value.message
+    rejected = await sunrise.orders.reject(order.id, "we only sell paper")
+    assert rejected.order.state == "rejected"
+
+
+async def test_a_limited_supplier_confirms_an_order_it_sees_whole(admit, client_as):
+    seeds = await admit(("lin", BUYER), ("sunrise", SUPPLIER, {"categories": ("Paper",)}))
+    lin, sunrise = await client_as("lin", seeds["lin"]), await client_as("sunrise", seeds["sunrise"])
+    order = (await lin.orders.create("sunrise", MIXED[:1])).order
+    confirmed = await sunrise.orders.confirm(order.id)
+    assert confirmed.order.state == "confirmed"
