@@ -53,3 +53,17 @@ def note_body(event: OrderEvent, supplier: str, lines: tuple[OrderLine, ...], ex
         f"{escape(marker(event.order_id, event.n))}</p>"
     )
     return "".join(parts)
+
+
+def unmapped_marker(po_id: int) -> str:
+    return f"[orderchat unmapped po {po_id}]"
+
+
+def unmapped_body(po_id: int, po_name: str, partner: str, partner_id: int, database: str) -> str:
+    """Why a sent PO did not reach any supplier's chat, for the ERP's user, on the PO."""
+    return (
+        f"<p>{escape(po_name)} was not sent to the supplier in orderchat: no orderchat supplier is "
+        f"linked to {escape(partner)}. Map the partner to the supplier's orderchat user "
+        f"(orderchat erp map {partner_id} SUPPLIER --database {escape(database)}) and the order goes out at once.</p>"
+        f"<p>{escape(unmapped_marker(po_id))}</p>"
+    )

@@ -28,6 +28,7 @@ from orderchat.schemas.orders import (
     order_id_for_ref,
 )
 
+from . import chatter
 from .config import ErpConfig
 from .gateway import OrdersGateway, command_id
 from .mapping import Parties, load_parties
@@ -220,6 +221,21 @@ class Syncer:
                 log.warning("erp sync: purchase order %s (%s) failed: %r", po.name, po.id, exc, exc_info=True)
                 report.retry.add(po.id)
 
+    async def _note_unmapped(self, po: ErpPurchase) -> None:
+        """Tell the ERP's own user, on the PO, why it did not reach the supplier: otherwise
+        it only shows in `orderchat erp status`. Once per PO (a marker in the note)."""
+        mark = chatter.unmapped_marker(po.id)
+        posted = await self.transport.call(
+            "mail.message", "search_count",
+            domain=[["model", "=", "purchase.order"], ["res_id", "=", po.id], ["body", "ilike", mark]],
+        )
+        if not posted:
+            await self.transport.call(
+                "purchase.order", "message_post", [po.id],
+                body=chatter.unmapped_body(po.id, po.name, po.partner_name, po.partner_id, self.config.database), message_type="comment",
+                subtype_xmlid="mail.mt_note", body_is_html=True,
+            )
+
     # -- making one order match its purchase order ----------------------------------------
 
     async def apply(self, po: ErpPurchase, parties: Parties, report: SyncReport) -> None:
@@ -227,7 +243,13 @@ class Syncer:
         if supplier is None:
             partner = f"{po.partner_name} (res.partner {po.partner_id})"
             report.unmapped.add(partner)
+            first = po.id not in self.waiting
             self.waiting[po.id] = partner  # tried again when the mapping or the suppliers change
+            if first and po.state in self.config.states:
+                try:
+                    await self._note_unmapped(po)
+                except Exception as exc:  # noqa: BLE001 - a courtesy note: the PO waits either way
+                    log.warning("erp sync: could not note on %s why it waits: %r", po.name, exc)
             return
         self.waiting.pop(po.id, None)
         db = self.config.database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from orderchat.integrations.odoo.mapping import set_partner
 from orderchat.schemas.orders import OrderState, order_id_for_ref
 from orderchat.schemas.users import PartyRole
 
-from .conftest import call, card_in_inbox, make_po, wait_for
+from .conftest import call, card_in_inbox, make_po, read_po, wait_for
 
 
 async def test_sent_po_becomes_card_in_supplier_inbox(erp, connector, client_for) -> None:
@@ -59,6 +60,12 @@ async def test_po_of_an_unmapped_partner_waits_until_the_partner_is_mapped(erp, 
     assert status.unmapped_partners == [f"Golden Brush Studio (res.partner {partner_id})"]
     order_id = order_id_for_ref(f"erp:demo:{po_id}")
     assert await service.store.link(order_id) is None
+    # The ERP's own user sees why on the PO, once however many polls find it waiting.
+    po = await wait_for(lambda: _with_unmapped_note(odoo, po_id))
+    await asyncio.sleep(1.0)  # five more polls (every 0.2 s) find it still waiting
+    notes = [n["body"] for n in (await call(read_po, odoo, po_id))["notes"] if "not sent to the supplier" in n["body"]]
+    assert len(notes) == 1 and f"orderchat erp map {partner_id} SUPPLIER --database demo" in notes[0] and "Golden Brush Studio" in notes[0]
+    assert po["state"] == "sent"
     # The supplier joins orderchat under another name; the buyer maps the ERP partner to it.
     await make_user("brush-works", PartyRole.SUPPLIER, company="Brush Works")
     supplier = await client_for("brush-works")
@@ -67,6 +74,11 @@ async def test_po_of_an_unmapped_partner_waits_until_the_partner_is_mapped(erp, 
     card = await card_in_inbox(supplier)
     assert card.order_id == order_id and card.lines[0].sku == "PEN-GEL05-BLK"
     assert (await service.status()).unmapped_partners == []
+
+
+async def _with_unmapped_note(odoo, po_id: int):
+    po = await call(read_po, odoo, po_id)
+    return po if any("not sent to the supplier" in n["body"] for n in po["notes"]) else None
 
 
 async def _with_unmapped(service):
