@@ -29,12 +29,12 @@ from orderchat.security import ledger
 from orderchat.services.framework.typed_kv import TypedKV
 
 from . import evidence, state_machine
-from .visibility import require_whole_view
 from .cards import ChatPoster
 from .event_log import Behind, OrderLog
 from .projection import Projection
 from .seen import PendingCards
 from .state_machine import Draft
+from .visibility import require_whole_view
 
 log = logging.getLogger(__name__)
 
