@@ -4,7 +4,8 @@
   fetches batches and re-publishes them to stream B, one consumer fetches B.
 - `request` (orderchat's own path, without orderchat): core request to a relay process that
   appends to a stream with dedupe and compare-and-set headers and replies after the PubAck;
-  one filtered durable consumer per recipient fetches the stream (fan-out on read).
+  one filtered durable consumer per recipient fetches the stream (fan-out on read), stored in
+  memory as orderchat's device inboxes are.
 
 Producers use the same concurrency as orderchat's senders (one sequential sender per pair),
 the same message count and the stored size of an orderchat chat message."""
@@ -49,7 +50,12 @@ async def _stream(js: JetStreamContext, name: str, subjects: str) -> None:
 
 
 async def _consumer(
-    js: JetStreamContext, stream: str, durable: str, subject: str | None = None, policy: DeliverPolicy = DeliverPolicy.ALL
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    subject: str | None = None,
+    policy: DeliverPolicy = DeliverPolicy.ALL,
+    in_memory: bool = False,
 ) -> None:
     await js.add_consumer(
         stream,
@@ -60,6 +66,7 @@ async def _consumer(
             ack_wait=ACK_WAIT,
             max_ack_pending=20_000,
             filter_subject=subject,
+            mem_storage=in_memory or None,
         ),
     )
 
@@ -118,7 +125,7 @@ class RawBaseline:
                 for k in range(self.pairs)
             ]
         for stream, durable, subject in plan:
-            await _consumer(self.js, stream, durable, subject, DeliverPolicy.NEW)
+            await _consumer(self.js, stream, durable, subject, DeliverPolicy.NEW, in_memory=self.mode == "request")
         return [asyncio.create_task(_consume(cjs, stream, durable, self.batch, on_message)) for stream, durable, _ in plan]
 
     async def _send(self, key: int, index: int) -> None:

@@ -108,7 +108,7 @@ async def seed_directory(nc: nats.NATS, plan: ScalePlan) -> None:
         await asyncio.gather(
             *(members_kv.put(names.kv_key(TENANT, u), Membership(user=u, convs=tuple(c))) for u, c in users[i : i + 200])
         )
-    inboxes = Inboxes(js)
+    inboxes = Inboxes(nc, js)
     await inboxes.start()
     for i in range(0, len(users), 50):
         await asyncio.gather(*(inboxes.sync_user(TENANT, u) for u, _ in users[i : i + 50]))

@@ -29,6 +29,7 @@ KV_USERS = "OC_USERS"
 KV_CONVERSATIONS = "OC_CONVERSATIONS"
 KV_MEMBERSHIPS = "OC_MEMBERSHIPS"
 KV_DEVICES = "OC_DEVICES"
+KV_DEVICE_POSITIONS = "OC_DEVICE_POSITIONS"
 KV_READ = "OC_READ"
 KV_DELIVERED = "OC_DELIVERED"
 KV_PRESENCE = "OC_PRESENCE"
@@ -160,6 +161,11 @@ def reply_inboxes(tenant: str, user: str) -> str:
 
 # JetStream API subjects a party's credentials may use on its own device consumer (and no other).
 JS_API = "$JS.API"
+
+
+def js_consumer_list(stream: str) -> str:
+    """The server's paged list of a stream's consumers, with their state (services only)."""
+    return f"{JS_API}.CONSUMER.LIST.{stream}"
 
 
 def js_consumer_next(stream: str, consumer: str) -> str:

@@ -87,14 +87,15 @@ class Topology:
 
     def relaxed_buckets(self) -> frozenset[str]:
         """Buckets stored with nats-server's `async` persist mode (ADR-56; single-replica
-        streams only, fixed when the bucket is made): receipt cursors and presence. They are
+        streams only, fixed when the bucket is made): receipt cursors, presence and device
+        positions (a lost position only means messages handed out again). They are
         the busiest writes after the messages themselves and are derived, monotonic state: a
         power cut may lose their last moments, and clients send the next receipt anyway. Under
         `sync_interval: always` an fsync per cursor move competed with the messages' own
         (measured: p99 at 1,000 msgs/s 16 ms with delivery alone, 170 ms with receipts)."""
         if self.replicas != 1:
             return frozenset()
-        return frozenset({names.KV_READ, names.KV_DELIVERED, names.KV_PRESENCE})
+        return frozenset({names.KV_READ, names.KV_DELIVERED, names.KV_PRESENCE, names.KV_DEVICE_POSITIONS})
 
     def buckets(self) -> list[KeyValueConfig]:
         r = self.replicas
@@ -114,6 +115,7 @@ class Topology:
             kv(names.KV_CONVERSATIONS, "Conversations and their members", history=5),
             kv(names.KV_MEMBERSHIPS, "Each user's conversations (device consumer filters)"),
             kv(names.KV_DEVICES, "Each user's devices and their inbox consumers"),
+            kv(names.KV_DEVICE_POSITIONS, "Where each device's inbox stands (its memory-stored consumer's ack floor)"),
             # History keeps each cursor's recent moves: the time a member read or received a
             # given message is the time of the first retained revision at or past it.
             kv(names.KV_READ, "Read cursors per conversation and user", history=CURSOR_HISTORY),

@@ -5,12 +5,16 @@ hands it to every member's devices. Delivery publishes one message per send what
 group size, and each inbox sees its conversations in exactly the history's order.
 
 Filters change when membership changes. The membership revision rides in the consumer's
-metadata so that concurrent updaters converge on the newest membership."""
+metadata so that concurrent updaters converge on the newest membership.
+
+Device consumers are stored in memory, their positions checkpointed to a bucket: why, and
+what that costs, is in positions.py."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -21,6 +25,8 @@ from orderchat.schemas.base import Stored
 from orderchat.services.framework.typed_kv import TypedKV
 
 from orderchat.services.framework.keyed_locks import KeyedLocks
+
+from .positions import META_DEVICE, META_TENANT, META_USER, DevicePositions
 
 ACK_WAIT = 30.0
 MAX_ACK_PENDING = 20_000
@@ -42,15 +48,21 @@ class UserDevices(Stored):
 
 
 class Inboxes:
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(self, nc: Client, js: JetStreamContext) -> None:
         self.js = js
         self.memberships: TypedKV[Membership]
         self.devices: TypedKV[UserDevices]
         self._locks = KeyedLocks()
+        self.positions = DevicePositions(nc, js)
 
     async def start(self) -> None:
         self.memberships = TypedKV(await self.js.key_value(names.KV_MEMBERSHIPS), Membership)
         self.devices = TypedKV(await self.js.key_value(names.KV_DEVICES), UserDevices)
+        await self.positions.start()
+
+    async def keep_positions(self) -> None:
+        """Checkpoint device positions, and re-create lost device consumers, until cancelled."""
+        await self.positions.run(self.sync_user)
 
     async def convs_of(self, tenant: str, user: str) -> tuple[list[str], int]:
         found = await self.memberships.get(names.kv_key(tenant, user))
@@ -79,51 +91,72 @@ class Inboxes:
 
     async def open_device(self, tenant: str, user: str, device: str) -> tuple[str, int]:
         """Ensure the device's consumer exists and follows the user's conversations."""
+        first_seen = False
+
         def add(current: UserDevices | None) -> UserDevices | None:
+            nonlocal first_seen
             known = current.devices if current else ()
             if any(d.device == device for d in known):
                 return None
+            first_seen = True
             record = Device(device=device, consumer=names.device_consumer(tenant, user, device), created_at=datetime.now(timezone.utc))
             return UserDevices(user=user, devices=(*known, record))
 
         await self.devices.update(names.kv_key(tenant, user), add)
-        convs = await self.sync_user(tenant, user)
+        convs = await self.sync_user(tenant, user, new_device=device if first_seen else None)
         return names.device_consumer(tenant, user, device), convs
 
-    async def _device_names(self, tenant: str, user: str) -> list[str]:
+    async def _devices(self, tenant: str, user: str) -> list[tuple[str, datetime | None]]:
+        """(device, first seen) of each device of `user`; `main` when none opened a session."""
         found = await self.devices.get(names.kv_key(tenant, user))
-        devices = [d.device for d in found[0].devices] if found else []
-        return devices or ["main"]
+        devices = [(d.device, d.created_at) for d in found[0].devices] if found else []
+        return devices or [("main", None)]
 
-    async def sync_user(self, tenant: str, user: str) -> int:
-        """Make every device consumer of `user` filter on the current membership."""
+    async def sync_user(self, tenant: str, user: str, new_device: str | None = None) -> int:
+        """Make every device consumer of `user` exist and filter on the current membership."""
         async with await self._locks(f"{tenant}.{user}"):
             for _ in range(10):
                 convs, revision = await self.convs_of(tenant, user)
                 filters = [names.inbox(tenant, user)] + [names.conv(tenant, c) for c in convs]
-                for device in await self._device_names(tenant, user):
-                    await self._apply(names.device_consumer(tenant, user, device), filters, revision)
+                for device, first_seen in await self._devices(tenant, user):
+                    since = None if device == new_device else first_seen
+                    await self._apply(tenant, user, device, since, filters, revision)
                 _, latest = await self.convs_of(tenant, user)
                 if latest == revision:
                     return len(convs)
         return len(convs)
 
-    async def _apply(self, durable: str, filters: list[str], revision: int) -> None:
+    async def _start_of(self, tenant: str, user: str, device: str, since: datetime | None) -> dict[str, object]:
+        """Where a device consumer being created starts. A device seen before is re-created
+        (the server lost it with a restart): just past its checkpointed position, else from
+        when it was first seen, so nothing it has not acknowledged is skipped. A new device
+        starts at the present (set atomically by the server); older messages are there
+        through history."""
+        position = await self.positions.saved(tenant, user, device)
+        if position is not None:
+            return {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": position + 1}
+        if since is not None:
+            return {"deliver_policy": DeliverPolicy.BY_START_TIME, "opt_start_time": since}
+        return {"deliver_policy": DeliverPolicy.NEW}
+
+    async def _apply(
+        self, tenant: str, user: str, device: str, since: datetime | None, filters: list[str], revision: int
+    ) -> None:
+        durable = names.device_consumer(tenant, user, device)
         try:
             info = await self.js.consumer_info(names.STREAM_CHAT, durable)
         except NotFoundError:
             info = None
         if info is None:
-            # A new device starts at the present (set atomically by the server); older
-            # messages are there through history.
             config = ConsumerConfig(
                 durable_name=durable,
-                deliver_policy=DeliverPolicy.NEW,
                 ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=ACK_WAIT,
                 max_ack_pending=MAX_ACK_PENDING,
                 filter_subjects=filters,
-                metadata={META_REV: str(revision)},
+                mem_storage=True,
+                metadata={META_REV: str(revision), META_TENANT: tenant, META_USER: user, META_DEVICE: device},
+                **await self._start_of(tenant, user, device, since),  # type: ignore[arg-type]
             )
             await self.js.add_consumer(names.STREAM_CHAT, config)
             return

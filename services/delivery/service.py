@@ -50,12 +50,13 @@ class DeliveryService:
 
     def __init__(self) -> None:
         self.server: RequestServer | None = None
+        self._positions: asyncio.Task[None] | None = None
 
     async def start(self, ctx: ServiceContext) -> None:
         js = ctx.js
         self.directory = Directory(js)
         await self.directory.start()
-        self.inboxes = Inboxes(js)
+        self.inboxes = Inboxes(ctx.nc, js)
         # Read cursors are written by the receipts service; listing only reads them.
         self.read_cursors = CursorStore(await js.key_value(names.KV_READ), ReadCursor)
         await self.inboxes.start()
@@ -79,8 +80,12 @@ class DeliveryService:
         )
         await server.start()
         self.server = server
+        self._positions = asyncio.create_task(self.inboxes.keep_positions(), name="device-positions")
 
     async def stop(self) -> None:
+        if self._positions is not None:
+            self._positions.cancel()
+            await asyncio.gather(self._positions, return_exceptions=True)
         if self.server is not None:
             await self.server.stop()
         await self.directory.stop()

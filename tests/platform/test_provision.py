@@ -77,12 +77,12 @@ async def test_chat_takes_more_device_consumers_than_the_server_default(admin_nc
         assert kv_info.config.max_consumers == BUCKET_MAX_CONSUMERS, bucket.bucket
 
 
-async def test_receipt_cursors_and_presence_are_stored_with_async_persistence(admin_nc):
+async def test_receipt_cursors_presence_and_device_positions_are_stored_with_async_persistence(admin_nc):
     """Derived, monotonic state is written without an fsync each (ADR-56 async persist mode);
     everything else keeps the server's durability, and so do all buckets on a cluster."""
     js = admin_nc.jetstream()
     relaxed = Topology().relaxed_buckets()
-    assert relaxed == {names.KV_READ, names.KV_DELIVERED, names.KV_PRESENCE}
+    assert relaxed == {names.KV_READ, names.KV_DELIVERED, names.KV_PRESENCE, names.KV_DEVICE_POSITIONS}
     for bucket in Topology().buckets():
         info = await js.stream_info(f"KV_{bucket.bucket}")
         expected = PersistMode.ASYNC if bucket.bucket in relaxed else None

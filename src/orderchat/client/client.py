@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError, TimeoutError as NatsTimeoutError
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError
 from pydantic import BaseModel, TypeAdapter
 
 from orderchat.schemas import names
@@ -564,20 +564,19 @@ class Inbox:
         await asyncio.sleep(self._backoff)
         self._backoff = min(self._backoff * 2, 2.0)
         try:
-            await self._rebind()
-        except RECOVERABLE:
+            # No responders to a pull: the device consumer is not there. It is stored in
+            # memory, so a nats-server restart forgets it; opening the session again makes
+            # delivery re-create it from the device's checkpointed position.
+            await self._rebind(reopen=isinstance(err, NoRespondersError))
+        except (*RECOVERABLE, *RETRYABLE):
             pass  # still down: the next fetch fails again and backs off further
 
-    async def _rebind(self) -> None:
+    async def _rebind(self, reopen: bool) -> None:
         old, self._pull = self._pull, None
         try:
             await old.close()  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - the old subscription may be gone with its connection
             pass
-        try:
-            await self._bind()
-        except NotFoundError:
-            # The device consumer is gone (its store was lost or reset): opening the session
-            # again recreates it.
+        if reopen:
             self.session = await self.client.open_session()
-            await self._bind()
+        await self._bind()

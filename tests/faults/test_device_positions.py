@@ -1,0 +1,151 @@
+"""Device inboxes are memory-stored consumers, so nats-server forgets them when it restarts.
+What a device had not read yet must still wait for it: delivery re-creates the consumer from
+the device's checkpointed position (or, with none, from when the device was first seen)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from nats.js.errors import NotFoundError
+
+from orderchat.client import OrderchatClient
+from orderchat.schemas import names
+from orderchat.services.delivery.positions import DevicePosition, position_key
+
+from .harness import ServiceProcess, Tally, add_users, new_server, provisioned
+
+
+async def read_texts(client: OrderchatClient, idle: float = 1.0) -> list[str]:
+    async with client.inbox(follow=False, idle=idle) as inbox:
+        return [item.message.body.text async for item in inbox if item.message is not None]
+
+
+async def checkpointed(admin_js, tenant: str, user: str, device: str) -> int:  # type: ignore[no-untyped-def]
+    kv = await admin_js.key_value(names.KV_DEVICE_POSITIONS)
+    try:
+        entry = await kv.get(position_key(tenant, user, device))
+    except Exception:  # noqa: BLE001 - not written yet
+        return 0
+    return DevicePosition.model_validate_json(entry.value).stream_seq
+
+
+@dataclass
+class DeviceRig:
+    """A server of its own, delivery in a child process, lin (buyer) and paper's `device`."""
+
+    tmp_path: Path
+    tenant: str
+    device: str
+
+    async def start(self) -> "DeviceRig":
+        self.server = new_server(self.tmp_path / "nats").start()
+        self.admin = await provisioned(self.server.url)
+        self.js = self.admin.jetstream()
+        await add_users(self.js, self.tenant, ["lin"], ["paper"])
+        self.delivery = await ServiceProcess(["delivery"], self.server.url, self.tmp_path).start()
+        self.lin = await OrderchatClient.connect(self.server.url, "lin", tenant=self.tenant)
+        self.paper = await OrderchatClient.connect(self.server.url, "paper", tenant=self.tenant, device=self.device)
+        self.consumer = names.device_consumer(self.tenant, "paper", self.device)
+        return self
+
+    async def close(self) -> None:
+        await self.lin.close()
+        await self.paper.close()
+        await self.delivery.stop()
+        await self.admin.close()
+        self.server.stop()
+
+
+async def test_an_offline_device_finds_its_messages_after_the_server_forgot_its_inbox(tmp_path: Path, fault_tenant: str, report) -> None:
+    tally = Tally("offline device, nats-server SIGKILL + restart, device comes back")
+    rig = await DeviceRig(tmp_path, fault_tenant, "phone").start()
+    js, lin, paper, consumer = rig.js, rig.lin, rig.paper, rig.consumer
+    try:
+        await paper.open_session()
+        info = await js.consumer_info(names.STREAM_CHAT, consumer)
+        assert info.config.mem_storage is True
+
+        read_before = [(await lin.send(f"before {i}", to="paper")).stream_seq for i in range(3)]
+        assert await read_texts(paper) == [f"before {i}" for i in range(3)]
+        # Delivery checkpoints the ack floor within a few seconds.
+        floor = read_before[-1]
+        assert await wait_until_async(lambda: checkpointed(js, fault_tenant, "paper", "phone"), floor, 15)
+
+        waiting = [f"while away {i}" for i in range(5)]
+        for text in waiting:
+            await lin.send(text, to="paper")
+        tally.sent = tally.acknowledged = len(waiting)
+
+        rig.server.kill()
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(rig.server.start)
+        # Delivery re-creates lost inboxes from their positions by itself; until it has, the
+        # consumer may be missing, which is what the server restart did to it.
+        assert await wait_until_async(lambda: consumer_start(js, consumer), floor + 1, 30)
+
+        shown = await read_texts(paper, idle=2.0)
+        tally.received = len(shown)
+        tally.lost = len(set(waiting) - set(shown))
+        tally.duplicates = len(shown) - len(set(shown))
+        report(tally)
+        assert shown == waiting  # nothing read before comes again, nothing waiting is missing
+    finally:
+        await rig.close()
+
+
+async def test_a_device_without_a_checkpoint_starts_from_when_it_was_first_seen(tmp_path: Path, fault_tenant: str, report) -> None:
+    """The consumer and its position are both gone (removed here by hand, as a server restart
+    right after the device's first session would leave them): everything since the device
+    first opened a session is handed out, nothing from before."""
+    tally = Tally("device consumer and position lost before the first checkpoint")
+    rig = await DeviceRig(tmp_path, fault_tenant, "tablet").start()
+    js, lin, paper, consumer = rig.js, rig.lin, rig.paper, rig.consumer
+    try:
+        await lin.send("before the tablet existed", to="paper")
+        await asyncio.sleep(0.05)  # the device's first-seen time is the service's clock
+        await paper.open_session()
+        waiting = [f"for the tablet {i}" for i in range(4)]
+        for text in waiting:
+            await lin.send(text, to="paper")
+        kv = await js.key_value(names.KV_DEVICE_POSITIONS)
+        # Stop delivery first so that its checkpoint cannot write the position back.
+        await rig.delivery.stop()
+        await js.delete_consumer(names.STREAM_CHAT, consumer)
+        try:
+            await kv.purge(position_key(fault_tenant, "paper", "tablet"))
+        except NotFoundError:
+            pass
+        rig.delivery = await ServiceProcess(["delivery"], rig.server.url, tmp_path).start()
+
+        shown = await read_texts(paper, idle=2.0)
+        tally.sent = tally.acknowledged = len(waiting)
+        tally.received = len(shown)
+        tally.lost = len(set(waiting) - set(shown))
+        report(tally)
+        assert shown == waiting
+        assert (await js.consumer_info(names.STREAM_CHAT, consumer)).config.mem_storage is True
+    finally:
+        await rig.close()
+
+
+async def consumer_start(js, consumer: str) -> int:  # type: ignore[no-untyped-def]
+    """Where a re-created consumer started (its opt_start_seq), 0 while it is missing."""
+    try:
+        info = await js.consumer_info(names.STREAM_CHAT, consumer)
+    except Exception:  # noqa: BLE001 - not there (yet), or the server still starting
+        return 0
+    return info.config.opt_start_seq or 0
+
+
+async def wait_until_async(probe, at_least: int, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    async def reached() -> bool:
+        return await probe() >= at_least
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await reached():
+            return True
+        await asyncio.sleep(0.1)
+    return False
