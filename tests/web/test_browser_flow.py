@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import nats
 import odoorpc
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -17,8 +18,10 @@ from pypdf import PdfReader
 
 from orderchat.client import OrderchatClient
 from orderchat.integrations.demo_erp import SEED_USERS
+from orderchat.schemas import names
 from orderchat.schemas.orders import OrderLine, OrderState
-from orderchat.security.keys import KeyStore, read_seed
+from orderchat.security.embedded import system_options
+from orderchat.security.keys import ADMIN, KeyStore, read_seed
 
 from .conftest import WebSystem
 
@@ -442,3 +445,25 @@ async def test_what_is_being_typed_into_a_card_survives_live_updates(web_system:
         await page.context.close()
     finally:
         await buyer_py.close()
+
+
+async def test_the_page_gets_its_inbox_back_when_the_server_forgot_it(web_system: WebSystem, browser: Browser) -> None:
+    """Device inboxes are memory-stored consumers, so a nats-server restart forgets them (the
+    consumer is deleted here to the same effect). The page's next pull finds no one to answer
+    it; the page opens its session again and the next message shows within seconds, not after
+    its 20 s pull expiry."""
+    web = web_system
+    supplier = await party_client(web, "sunrise-paper")
+    admin = await nats.connect(web.running.nats_url, **system_options(web.settings, ADMIN, web.running.nats_url))
+    try:
+        await supplier.send("纸张到货了", to="lin")
+        page = await chat_as_demo_user(browser, web, "lin", "sunrise-paper")
+        messages = page.get_by_test_id("messages")
+        await expect(messages.get_by_text("纸张到货了")).to_be_visible(timeout=UI_TIMEOUT)
+        await admin.jetstream().delete_consumer(names.STREAM_CHAT, names.device_consumer(web.settings.tenant, "lin", "web"))
+        await asyncio.sleep(1.0)
+        await supplier.send("红色中性笔缺货，蓝色可以吗？", to="lin")
+        await expect(messages.get_by_text("红色中性笔缺货，蓝色可以吗？")).to_be_visible(timeout=8_000)
+    finally:
+        await supplier.close()
+        await admin.close()

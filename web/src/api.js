@@ -96,6 +96,13 @@ export class Session {
         if (m.headers && m.data.length === 0 && m.headers.code) {
           // 408 request expired, 409 limits reached: ask again; 100 is a heartbeat.
           if (m.headers.code === 408 || m.headers.code === 409) pull();
+          // 503 no responders: the device's consumer is gone (memory-stored, a nats-server
+          // restart forgets it); opening the session again has delivery re-create it.
+          if (m.headers.code === 503) {
+            this.request("session.open", { device: this.device })
+              .catch(() => {})
+              .finally(() => setTimeout(pull, 500));
+          }
           continue;
         }
         const family = m.subject.split(".")[2];
