@@ -46,9 +46,9 @@ META_TENANT = "tenant"
 META_USER = "user"
 META_DEVICE = "device"
 
-CHECKPOINT_EVERY = 1.0
+CHECKPOINT_EVERY = 5.0
 # A sweep may take at most this share of the time between sweeps.
-SWEEP_SHARE = 0.05
+SWEEP_SHARE = 0.02
 LIST_TIMEOUT = 10.0
 RESTORE_AT_ONCE = 16
 
