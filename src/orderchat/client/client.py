@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,6 +141,7 @@ class OrderchatClient:
         self._delivered_flusher: asyncio.Task[None] | None = None
         self._typing_sent: dict[str, float] = {}  # conversation -> when the last typing event went
         self._heartbeat: asyncio.Task[None] | None = None
+        self._stop_beats = asyncio.Event()
 
     @classmethod
     async def connect(
@@ -354,14 +355,19 @@ class OrderchatClient:
         """Beat in the background (three beats per TTL) until `stop_presence` or `close`."""
         if self._heartbeat is not None:
             return
+        stopping = self._stop_beats = asyncio.Event()
 
         async def beat_forever() -> None:
-            while True:
+            # Ends on the event, not only on cancel: CPython 3.11's `wait_for` (which nats-py's
+            # request awaits through) can swallow a cancel that lands as the reply arrives
+            # (gh-86296), and the loop would then beat on while `close()` waits for it.
+            while not stopping.is_set():
                 try:
                     await self.heartbeat("online", ttl)
                 except (OrderchatError, *RETRYABLE):
                     pass  # a missed beat; the TTL covers two more
-                await asyncio.sleep(ttl / 3)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), ttl / 3)
 
         self._heartbeat = asyncio.create_task(beat_forever())
 
@@ -370,6 +376,7 @@ class OrderchatClient:
         task, self._heartbeat = self._heartbeat, None
         if task is None:
             return
+        self._stop_beats.set()
         task.cancel()
         try:
             await task
