@@ -7,6 +7,7 @@ Everything runs on loopback, bounded in count and time."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import sys
@@ -193,12 +194,18 @@ def total_accepted(senders: Iterable[Sender]) -> int:
 
 
 async def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
+    """Until `predicate()` is true; it may be a plain or an async function."""
+
+    async def holds() -> bool:
+        result = predicate()
+        return bool(await result if inspect.isawaitable(result) else result)
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
+        if await holds():
             return True
         await asyncio.sleep(interval)
-    return predicate()
+    return await holds()
 
 
 # -- independent readers -----------------------------------------------------------------

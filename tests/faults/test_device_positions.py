@@ -14,7 +14,7 @@ from orderchat.client import OrderchatClient
 from orderchat.schemas import names
 from orderchat.services.delivery.positions import DevicePosition, position_key
 
-from .harness import ServiceProcess, Tally, add_users, new_server, provisioned
+from .harness import ServiceProcess, Tally, add_users, new_server, provisioned, wait_until
 
 
 async def read_texts(client: OrderchatClient, idle: float = 1.0) -> list[str]:
@@ -71,7 +71,10 @@ async def test_an_offline_device_finds_its_messages_after_the_server_forgot_its_
         assert await read_texts(paper) == [f"before {i}" for i in range(3)]
         # Delivery checkpoints the ack floor within a few seconds.
         floor = read_before[-1]
-        assert await wait_until_async(lambda: checkpointed(js, fault_tenant, "paper", "phone"), floor, 15)
+        async def checkpoint_reached() -> bool:
+            return await checkpointed(js, fault_tenant, "paper", "phone") >= floor
+
+        assert await wait_until(checkpoint_reached, 15, interval=0.1)
 
         waiting = [f"while away {i}" for i in range(5)]
         for text in waiting:
@@ -83,7 +86,10 @@ async def test_an_offline_device_finds_its_messages_after_the_server_forgot_its_
         await asyncio.to_thread(rig.server.start)
         # Delivery re-creates lost inboxes from their positions by itself; until it has, the
         # consumer may be missing, which is what the server restart did to it.
-        assert await wait_until_async(lambda: consumer_start(js, consumer), floor + 1, 30)
+        async def recreated_past_checkpoint() -> bool:
+            return await consumer_start(js, consumer) >= floor + 1
+
+        assert await wait_until(recreated_past_checkpoint, 30, interval=0.1)
 
         shown = await read_texts(paper, idle=2.0)
         tally.received = len(shown)
@@ -137,15 +143,3 @@ async def consumer_start(js, consumer: str) -> int:  # type: ignore[no-untyped-d
     except Exception:  # noqa: BLE001 - not there (yet), or the server still starting
         return 0
     return info.config.opt_start_seq or 0
-
-
-async def wait_until_async(probe, at_least: int, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    async def reached() -> bool:
-        return await probe() >= at_least
-
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await reached():
-            return True
-        await asyncio.sleep(0.1)
-    return False
