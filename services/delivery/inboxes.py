@@ -12,11 +12,12 @@ what that costs, is in positions.py."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from orderchat.schemas import names
@@ -27,6 +28,8 @@ from orderchat.services.framework.typed_kv import TypedKV
 from orderchat.services.framework.keyed_locks import KeyedLocks
 
 from .positions import META_DEVICE, META_TENANT, META_USER, DevicePositions
+
+log = logging.getLogger(__name__)
 
 ACK_WAIT = 30.0
 MAX_ACK_PENDING = 20_000
@@ -103,7 +106,7 @@ class Inboxes:
             return UserDevices(user=user, devices=(*known, record))
 
         await self.devices.update(names.kv_key(tenant, user), add)
-        convs = await self.sync_user(tenant, user, new_device=device if first_seen else None)
+        convs = await self.sync_user(tenant, user, new_device=device if first_seen else None, opening=device)
         return names.device_consumer(tenant, user, device), convs
 
     async def _devices(self, tenant: str, user: str) -> list[tuple[str, datetime | None]]:
@@ -112,15 +115,17 @@ class Inboxes:
         devices = [(d.device, d.created_at) for d in found[0].devices] if found else []
         return devices or [("main", None)]
 
-    async def sync_user(self, tenant: str, user: str, new_device: str | None = None) -> int:
-        """Make every device consumer of `user` exist and filter on the current membership."""
+    async def sync_user(self, tenant: str, user: str, new_device: str | None = None, opening: str | None = None) -> int:
+        """Make every device consumer of `user` exist and filter on the current membership.
+        `opening`: the device opening a session, whose file-stored consumer (made before
+        inboxes were memory-stored) is moved to memory now, while it is re-binding anyway."""
         async with await self._locks(f"{tenant}.{user}"):
             for _ in range(10):
                 convs, revision = await self.convs_of(tenant, user)
                 filters = [names.inbox(tenant, user)] + [names.conv(tenant, c) for c in convs]
                 for device, first_seen in await self._devices(tenant, user):
                     since = None if device == new_device else first_seen
-                    await self._apply(tenant, user, device, since, filters, revision)
+                    await self._apply(tenant, user, device, since, filters, revision, migrate=device == opening)
                 _, latest = await self.convs_of(tenant, user)
                 if latest == revision:
                     return len(convs)
@@ -140,12 +145,16 @@ class Inboxes:
         return {"deliver_policy": DeliverPolicy.NEW}
 
     async def _apply(
-        self, tenant: str, user: str, device: str, since: datetime | None, filters: list[str], revision: int
+        self, tenant: str, user: str, device: str, since: datetime | None, filters: list[str], revision: int,
+        migrate: bool = False,
     ) -> None:
         durable = names.device_consumer(tenant, user, device)
         try:
             info = await self.js.consumer_info(names.STREAM_CHAT, durable)
         except NotFoundError:
+            info = None
+        if info is not None and migrate and not info.config.mem_storage:
+            await self._retire_file_consumer(tenant, user, device, info)
             info = None
         if info is None:
             config = ConsumerConfig(
@@ -171,3 +180,12 @@ class Inboxes:
         config.filter_subject = None
         config.metadata = {**(config.metadata or {}), META_REV: str(revision)}
         await self.js.add_consumer(names.STREAM_CHAT, config)
+
+    async def _retire_file_consumer(self, tenant: str, user: str, device: str, info: ConsumerInfo) -> None:
+        """Replace a file-stored device consumer with a memory-stored one at the same place:
+        its ack floor becomes the device's position, so the new consumer starts just past it
+        (what was delivered and not acknowledged is delivered again)."""
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        await self.positions.record(tenant, user, device, floor or 0)
+        await self.js.delete_consumer(names.STREAM_CHAT, info.name)
+        log.info("moved the inbox of %s.%s device %s to memory at stream sequence %s", tenant, user, device, floor)

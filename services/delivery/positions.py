@@ -14,7 +14,9 @@ acknowledged) into `OC_DEVICE_POSITIONS` every few seconds, and re-creates a mis
 from the position: nothing past the floor is skipped. What was acknowledged after the last
 checkpoint is handed out again, and the client drops what it has already shown (the inbox
 already copes with a crashed server's redeliveries). A device with no checkpoint yet starts
-from the time it was first seen.
+from the time it was first seen. A file-stored device consumer made before this change is
+replaced when its device next opens a session: its ack floor becomes the position
+(Inboxes._retire_file_consumer).
 
 The checkpoint reads every consumer of CHAT through the server's paged consumer list, so its
 cost grows with the number of devices (measured: 21 ms of CPU a sweep at 2,000 devices, 150 ms
@@ -100,6 +102,10 @@ class DevicePositions:
         instance may have written it)."""
         found = await self.store.get(position_key(tenant, user, device))
         return found[0].stream_seq if found else None
+
+    async def record(self, tenant: str, user: str, device: str, floor: int) -> None:
+        """Save a device's ack floor now (a consumer about to be replaced)."""
+        await self._save(position_key(tenant, user, device), (tenant, user, device), floor)
 
     async def checkpoint(self, restore: Restore) -> None:
         """Save every device consumer's ack floor that moved, then re-create the consumers of

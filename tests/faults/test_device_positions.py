@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from orderchat.client import OrderchatClient
@@ -143,3 +144,67 @@ async def consumer_start(js, consumer: str) -> int:  # type: ignore[no-untyped-d
     except Exception:  # noqa: BLE001 - not there (yet), or the server still starting
         return 0
     return info.config.opt_start_seq or 0
+
+
+async def test_a_file_stored_inbox_from_before_moves_to_memory_where_it_stood(tmp_path: Path, fault_tenant: str, report) -> None:
+    """An upgrade: a device consumer made before inboxes were memory-stored (file storage,
+    no device metadata) with three messages acknowledged through it. When the device opens
+    its next session, delivery replaces it with a memory-stored one starting just past its
+    ack floor: the device gets what waits for it, and nothing it had read."""
+    tally = Tally("file-stored inbox from before the change, moved to memory on session open")
+    rig = await DeviceRig(tmp_path, fault_tenant, "phone").start()
+    js, lin, paper, consumer = rig.js, rig.lin, rig.paper, rig.consumer
+    try:
+        await lin.send("hello", to="paper")
+        await paper.open_session()
+        current = (await js.consumer_info(names.STREAM_CHAT, consumer)).config
+
+        # Put the consumer back as the earlier version made it, with delivery stopped so that
+        # neither its checkpoint nor its re-creation of missing inboxes gets in between.
+        await rig.delivery.stop()
+        await js.delete_consumer(names.STREAM_CHAT, consumer)
+        kv = await js.key_value(names.KV_DEVICE_POSITIONS)
+        try:
+            await kv.purge(position_key(fault_tenant, "paper", "phone"))
+        except NotFoundError:
+            pass
+        await js.add_consumer(
+            names.STREAM_CHAT,
+            ConsumerConfig(
+                durable_name=consumer, ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
+                filter_subjects=current.filter_subjects, deliver_policy=DeliverPolicy.NEW,
+                metadata={"membership_rev": (current.metadata or {})["membership_rev"]},
+            ),
+        )
+        assert not (await js.consumer_info(names.STREAM_CHAT, consumer)).config.mem_storage
+        rig.delivery = await ServiceProcess(["delivery"], rig.server.url, tmp_path).start()
+
+        read = [f"read on the old inbox {i}" for i in range(3)]
+        for text in read:
+            await lin.send(text, to="paper")
+        sub = await js.pull_subscribe_bind(consumer, names.STREAM_CHAT)
+        taken = []
+        while len(taken) < len(read):
+            taken += await sub.fetch(len(read) - len(taken), timeout=5)
+        for msg in taken:
+            await msg.ack_sync()
+        await sub.unsubscribe()
+        floor = taken[-1].metadata.sequence.stream
+
+        waiting = [f"while away {i}" for i in range(2)]
+        for text in waiting:
+            await lin.send(text, to="paper")
+        shown = await read_texts(paper, idle=2.0)
+
+        tally.sent = tally.acknowledged = len(waiting)
+        tally.received = len(shown)
+        tally.lost = len(set(waiting) - set(shown))
+        tally.duplicates = len(shown) - len(set(shown))
+        report(tally)
+        assert shown == waiting
+        info = await js.consumer_info(names.STREAM_CHAT, consumer)
+        assert info.config.mem_storage is True
+        assert info.config.opt_start_seq == floor + 1
+        assert await checkpointed(js, fault_tenant, "paper", "phone") >= floor
+    finally:
+        await rig.close()

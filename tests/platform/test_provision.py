@@ -1,14 +1,19 @@
 """Provisioning is idempotent and updates changed definitions in place."""
 
+import asyncio
+import sys
 import uuid
 from dataclasses import dataclass
 
 import nats
+import pytest
 from nats.js.api import PersistMode, StreamConfig
 
 from orderchat.schemas import names
 
-from orderchat.runtime.provision import BUCKET_MAX_CONSUMERS, provision
+from orderchat.runtime.nats_server import NatsServer, NatsServerConfig
+from orderchat.runtime.provision import BUCKET_MAX_CONSUMERS, NotProvisioned, missing, provision
+from orderchat.runtime.services import ServiceHost
 from orderchat.schemas.streams import Topology
 
 
@@ -93,3 +98,39 @@ async def test_receipt_cursors_presence_and_device_positions_are_stored_with_asy
     key = f"t{uuid.uuid4().hex[:8]}.conv.user"
     first = await kv.create(key, b"1")
     assert await kv.update(key, b"2", last=first) > first
+
+
+async def test_a_service_on_a_server_provisioned_by_an_earlier_version_says_what_to_run(tmp_path):
+    """A bucket added since the server was provisioned: `serve` refuses to start with the
+    command that fixes it, instead of one service's BucketNotFoundError; after
+    `orderchat provision` (which creates only what is missing) it starts."""
+    server = NatsServer(NatsServerConfig(store_dir=tmp_path / "nats", sync_interval="2m")).start()
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        await js.delete_key_value(names.KV_DEVICE_POSITIONS)
+        assert await missing(js) == [f"kv:{names.KV_DEVICE_POSITIONS}"]
+
+        host = ServiceHost(server.url, ["delivery"], http_port=None)
+        with pytest.raises(NotProvisioned) as raised:
+            await host.start()
+        assert raised.value.missing == [f"kv:{names.KV_DEVICE_POSITIONS}"]
+
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orderchat.cli.main", "--nats-url", server.url, "serve", "--http-port", "-1", "delivery",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(cli.communicate(), 60)
+        assert cli.returncode == 1
+        assert f"lacks kv:{names.KV_DEVICE_POSITIONS}" in err.decode() and "orderchat provision" in err.decode()
+        assert "Traceback" not in err.decode()
+
+        report = await provision(js)
+        assert report.created == [f"kv:{names.KV_DEVICE_POSITIONS}"] and not report.updated
+        host = ServiceHost(server.url, ["delivery"], http_port=None)
+        await host.start()
+        await host.stop()
+    finally:
+        await nc.drain()
+        server.stop()

@@ -9,7 +9,7 @@ import click
 import nats
 
 from orderchat.runtime import tuning
-from orderchat.runtime.provision import provision
+from orderchat.runtime.provision import NotProvisioned, provision
 from orderchat.runtime.services import SERVICES, ServiceHost
 from orderchat.runtime.system import port_or_free, service_options, system, wait_for_stop_signal
 
@@ -96,7 +96,10 @@ async def serve(ctx: click.Context, names: tuple[str, ...], http_port: int | Non
         nats_url_of(ctx, wait_for_server=True), list(names), options=service_options(settings),
         connect_options=connect_options(ctx, identity=names[0] if len(names) == 1 else "services"), http_host=settings.host, http_port=None if port < 0 else port,
     )
-    await host.start()
+    try:
+        await host.start()
+    except NotProvisioned as err:
+        raise click.ClickException(str(err)) from None
     tuning.settle()
     click.echo(f"serving {', '.join(names)} on {host.url}; Ctrl-C stops")
     if host.http_url:

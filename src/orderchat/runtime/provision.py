@@ -5,6 +5,7 @@ in place (never a duplicate)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +127,35 @@ async def _apply_bucket(js: JetStreamContext, kv: KeyValueConfig, report: Provis
         report.updated.append(label)
     else:
         report.unchanged.append(label)
+
+
+class NotProvisioned(RuntimeError):
+    """A service was started against a NATS that lacks streams or buckets it needs: most
+    often one provisioned by an earlier orderchat, before a bucket was added."""
+
+    def __init__(self, url: str, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(
+            f"NATS at {url} lacks {', '.join(missing)}. Run `orderchat provision` against it: "
+            "it creates what is missing and leaves existing streams, buckets and their data alone."
+        )
+
+
+async def missing(js: JetStreamContext, topology: Topology | None = None) -> list[str]:
+    """Labels (as in ProvisionReport) of the topology's streams and buckets the server lacks."""
+    topology = topology or Topology()
+    labels = [f"stream:{s.name}" for s in topology.streams()] + [f"kv:{b.bucket}" for b in topology.buckets()]
+    stream_names = [s.name for s in topology.streams()] + [f"KV_{b.bucket}" for b in topology.buckets()]
+
+    async def absent(name: str) -> bool:
+        try:
+            await js.stream_info(name)
+            return False
+        except NotFoundError:
+            return True
+
+    found = await asyncio.gather(*(absent(n) for n in stream_names))
+    return [label for label, gone in zip(labels, found) if gone]
 
 
 async def provision(js: JetStreamContext, topology: Topology | None = None) -> ProvisionReport:

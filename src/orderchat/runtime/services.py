@@ -14,6 +14,8 @@ from faststream.nats import NatsBroker
 from orderchat.services.framework.context import ServiceContext
 from orderchat.services.framework.metrics import faststream_middlewares
 
+from .provision import NotProvisioned, missing
+
 log = logging.getLogger(__name__)
 
 # name -> "module:Class"; imported lazily so `orderchat serve delivery` loads only delivery.
@@ -100,6 +102,13 @@ class ServiceHost:
         await self.broker.connect()
         nc = self.broker.connection
         ctx = ServiceContext(nc=nc, js=nc.jetstream(timeout=10), options=self.options)
+        if self.services:
+            # Checked before any service starts: a bucket added by a newer version would
+            # otherwise surface as one service's BucketNotFoundError half-way through start.
+            lacking = await missing(ctx.js)
+            if lacking:
+                await self.broker.stop()
+                raise NotProvisioned(self.url, lacking)
         for service in self.services:
             await service.start(ctx)
         await self.broker.start()
