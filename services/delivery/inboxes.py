@@ -185,7 +185,7 @@ class Inboxes:
         """Replace a file-stored device consumer with a memory-stored one at the same place:
         its ack floor becomes the device's position, so the new consumer starts just past it
         (what was delivered and not acknowledged is delivered again)."""
-        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-        await self.positions.record(tenant, user, device, floor or 0)
+        floor = (info.ack_floor.stream_seq or 0) if info.ack_floor is not None else 0
+        await self.positions.record(tenant, user, device, floor)
         await self.js.delete_consumer(names.STREAM_CHAT, info.name)
         log.info("moved the inbox of %s.%s device %s to memory at stream sequence %s", tenant, user, device, floor)

@@ -144,18 +144,18 @@ class NotProvisioned(RuntimeError):
 async def missing(js: JetStreamContext, topology: Topology | None = None) -> list[str]:
     """Labels (as in ProvisionReport) of the topology's streams and buckets the server lacks."""
     topology = topology or Topology()
-    labels = [f"stream:{s.name}" for s in topology.streams()] + [f"kv:{b.bucket}" for b in topology.buckets()]
-    stream_names = [s.name for s in topology.streams()] + [f"KV_{b.bucket}" for b in topology.buckets()]
+    wanted = {f"stream:{s.name}": s.name for s in topology.streams()}
+    wanted.update({f"kv:{b.bucket}": f"KV_{b.bucket}" for b in topology.buckets()})
 
-    async def absent(name: str) -> bool:
+    async def absent(stream: str) -> bool:
         try:
-            await js.stream_info(name)
+            await js.stream_info(stream)
             return False
         except NotFoundError:
             return True
 
-    found = await asyncio.gather(*(absent(n) for n in stream_names))
-    return [label for label, gone in zip(labels, found) if gone]
+    found = await asyncio.gather(*(absent(stream) for stream in wanted.values()))
+    return [label for label, gone in zip(wanted, found) if gone]
 
 
 async def provision(js: JetStreamContext, topology: Topology | None = None) -> ProvisionReport:
