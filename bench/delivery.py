@@ -106,16 +106,27 @@ async def throughput(
 async def latency(
     routes: list[Route], rate: float, seconds: float, text_bytes: int, batch: int, idle: float, timeout: float = 60.0
 ) -> Latency:
-    """Each delivery's latency: arrival in a recipient's inbox minus the scheduled send time."""
+    """Each delivery's latency: arrival in a recipient's inbox minus the scheduled send time,
+    also split at the time the delivery service stamped the message (`ts`, taken just before
+    its append). The stamp is the services' wall clock: on one machine it is the load
+    generator's too, which is how the bench runs."""
     count = max(1, int(rate * seconds))
     scheduled = [0.0] * count
     millis: list[float] = []
+    to_service: list[float] = []
+    to_inbox: list[float] = []
     expected = sum(len(routes[i % len(routes)].recipients) for i in range(count))
     arrivals = Arrivals(expected)
+    wall_minus_perf = time.time() - time.perf_counter()
 
     def arrived(item: InboxItem) -> None:
-        index = int(item.message.client_msg_id.rsplit("-", 1)[1])  # type: ignore[union-attr]
-        millis.append((time.perf_counter() - scheduled[index]) * 1000)
+        now = time.perf_counter()
+        message = item.message
+        index = int(message.client_msg_id.rsplit("-", 1)[1])  # type: ignore[union-attr]
+        stamped = message.ts.timestamp() - wall_minus_perf  # type: ignore[union-attr]
+        millis.append((now - scheduled[index]) * 1000)
+        to_service.append((stamped - scheduled[index]) * 1000)
+        to_inbox.append((now - stamped) * 1000)
         arrivals.add()
 
     readers = await _readers(routes, arrived, batch, idle)
@@ -134,4 +145,4 @@ async def latency(
             pass  # counted as lost
     finally:
         await stop_tasks(readers)
-    return Latency.of(rate, millis, expected)
+    return Latency.of(rate, millis, expected, split=(to_service, to_inbox))

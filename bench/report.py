@@ -71,6 +71,17 @@ def _delivery(results: dict[str, Any]) -> list[str]:
         g = oc["latency_group"]
         rows.append([sync, f"orderchat group of {g['members']}", f"{_n(g['offered_deliveries_per_s'])} deliveries/s", *_lat(g)])
     out += _table(["sync", "path", "offered", "p50", "p90", "p99", "max", "lost"], rows)
+    out += ["", "orderchat's latency split at the delivery service's timestamp (ms)"]
+    rows = []
+    for sync, run in results["durability"].items():
+        oc = run["orderchat"]
+        for label, lat in (("one-to-one", oc["latency_direct"]), (f"group of {oc['latency_group']['members']}", oc["latency_group"])):
+            if lat.get("to_service_p99_ms") is not None:
+                rows.append([
+                    sync, label, _n(lat["to_service_p50_ms"], 2), _n(lat["to_service_p99_ms"], 2),
+                    _n(lat["to_inbox_p50_ms"], 2), _n(lat["to_inbox_p99_ms"], 2),
+                ])
+    out += _table(["sync", "path", "send → stamped p50", "p99", "stamped → inbox p50", "p99"], rows)
     return out
 
 

@@ -43,10 +43,26 @@ class Latency:
     p99_ms: float
     max_ms: float
     lost: int = 0
+    # Split at the delivery service's timestamp (orderchat only): from the scheduled send to
+    # the service stamping the message, and from there to the recipient's inbox.
+    to_service_p50_ms: float | None = None
+    to_service_p99_ms: float | None = None
+    to_inbox_p50_ms: float | None = None
+    to_inbox_p99_ms: float | None = None
 
     @classmethod
-    def of(cls, offered_per_s: float, millis: list[float], expected: int) -> "Latency":
+    def of(
+        cls, offered_per_s: float, millis: list[float], expected: int,
+        split: tuple[list[float], list[float]] | None = None,
+    ) -> "Latency":
         values = sorted(millis)
+        halves: dict[str, float] = {}
+        if split is not None:
+            to_service, to_inbox = sorted(split[0]), sorted(split[1])
+            halves = {
+                "to_service_p50_ms": percentile(to_service, 50), "to_service_p99_ms": percentile(to_service, 99),
+                "to_inbox_p50_ms": percentile(to_inbox, 50), "to_inbox_p99_ms": percentile(to_inbox, 99),
+            }
         return cls(
             offered_per_s=offered_per_s,
             samples=len(values),
@@ -55,6 +71,7 @@ class Latency:
             p99_ms=percentile(values, 99),
             max_ms=values[-1] if values else math.nan,
             lost=max(0, expected - len(values)),
+            **halves,
         )
 
     def as_dict(self) -> dict[str, float]:

@@ -73,6 +73,11 @@ def test_latency_counts_every_message(results: dict, sync: str) -> None:
     for latency in (run["orderchat"]["latency_direct"], run["orderchat"]["latency_group"], run["baseline_pipeline"]["latency"], run["baseline_request"]["latency"]):
         assert latency["lost"] == 0 and latency["samples"] > 0
         assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    for latency in (run["orderchat"]["latency_direct"], run["orderchat"]["latency_group"]):
+        # The two halves, split at the service's stamp: each no longer than the whole path's
+        # slowest message (1 ms for the two clocks' conversion).
+        assert latency["to_service_p50_ms"] <= latency["to_service_p99_ms"] <= latency["max_ms"] + 1
+        assert 0 < latency["to_inbox_p50_ms"] <= latency["to_inbox_p99_ms"] <= latency["max_ms"] + 1
     group = run["orderchat"]["latency_group"]
     assert group["samples"] % group["members"] == 0  # every member's inbox got every message
 
