@@ -104,8 +104,13 @@ class DevicePositions:
         return found[0].stream_seq if found else None
 
     async def record(self, tenant: str, user: str, device: str, floor: int) -> None:
-        """Save a device's ack floor now (a consumer about to be replaced)."""
-        await self._save(position_key(tenant, user, device), (tenant, user, device), floor)
+        """Save the ack floor of a consumer about to be replaced, whatever was saved before:
+        that consumer is where the device stands (a position saved earlier, even a higher
+        one, would skip what it has not acknowledged)."""
+        key = position_key(tenant, user, device)
+        position = DevicePosition(tenant=tenant, user=user, device=device, stream_seq=floor)
+        await self.store.put(key, position)
+        self._saved[key] = position
 
     async def checkpoint(self, restore: Restore) -> None:
         """Save every device consumer's ack floor that moved, then re-create the consumers of
@@ -142,12 +147,11 @@ class DevicePositions:
                 return
 
     async def _save(self, key: str, device: tuple[str, str, str], floor: int) -> None:
+        """A sweep's save: only a floor that moved forward is written."""
         known = self._saved.get(key)
         if known is not None and known.stream_seq >= floor:
             return
-        position = DevicePosition(tenant=device[0], user=device[1], device=device[2], stream_seq=floor)
-        await self.store.put(key, position)
-        self._saved[key] = position
+        await self.record(*device, floor)
 
     async def _restore(self, users: list[tuple[str, str]], restore: Restore) -> None:
         if users:

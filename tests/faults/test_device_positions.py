@@ -160,14 +160,14 @@ async def test_a_file_stored_inbox_from_before_moves_to_memory_where_it_stood(tm
         current = (await js.consumer_info(names.STREAM_CHAT, consumer)).config
 
         # Put the consumer back as the earlier version made it, with delivery stopped so that
-        # neither its checkpoint nor its re-creation of missing inboxes gets in between.
+        # neither its checkpoint nor its re-creation of missing inboxes gets in between. A
+        # stale position far ahead stands in the bucket: the old consumer's own ack floor must
+        # win over it, or the device would skip what waits for it.
         await rig.delivery.stop()
         await js.delete_consumer(names.STREAM_CHAT, consumer)
         kv = await js.key_value(names.KV_DEVICE_POSITIONS)
-        try:
-            await kv.purge(position_key(fault_tenant, "paper", "phone"))
-        except NotFoundError:
-            pass
+        stale = DevicePosition(tenant=fault_tenant, user="paper", device="phone", stream_seq=10**9)
+        await kv.put(position_key(fault_tenant, "paper", "phone"), stale.model_dump_json().encode())
         await js.add_consumer(
             names.STREAM_CHAT,
             ConsumerConfig(
@@ -205,6 +205,6 @@ async def test_a_file_stored_inbox_from_before_moves_to_memory_where_it_stood(tm
         info = await js.consumer_info(names.STREAM_CHAT, consumer)
         assert info.config.mem_storage is True
         assert info.config.opt_start_seq == floor + 1
-        assert await checkpointed(js, fault_tenant, "paper", "phone") >= floor
+        assert floor <= await checkpointed(js, fault_tenant, "paper", "phone") < stale.stream_seq
     finally:
         await rig.close()
