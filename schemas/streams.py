@@ -116,6 +116,7 @@ class Topology:
             kv(names.KV_MEMBERSHIPS, "Each user's conversations (device consumer filters)"),
             kv(names.KV_DEVICES, "Each user's devices and their inbox consumers"),
             kv(names.KV_DEVICE_POSITIONS, "Where each device's inbox stands (its memory-stored consumer's ack floor)"),
+            kv(names.KV_LEASES, "Which instance runs a job only one should (the device-position sweep), per-key TTL"),
             # History keeps each cursor's recent moves: the time a member read or received a
             # given message is the time of the first retained revision at or past it.
             kv(names.KV_READ, "Read cursors per conversation and user", history=CURSOR_HISTORY),

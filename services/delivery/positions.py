@@ -21,11 +21,14 @@ replaced when its device next opens a session: its ack floor becomes the positio
 The checkpoint reads every consumer of CHAT through the server's paged consumer list, so its
 cost grows with the number of devices (measured: 21 ms of CPU a sweep at 2,000 devices, 150 ms
 at 10,000); the interval stretches to keep a sweep within a small share of the time between
-sweeps."""
+sweeps. Only one delivery instance sweeps at a time, the holder of a lease
+(services/framework/lease.py); the others stand by, and each instance still re-creates the
+inbox of a device that opens a session with it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -35,10 +38,13 @@ from typing import Any
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
+from prometheus_client import Counter
 
 from orderchat.schemas import names
 from orderchat.schemas.base import Stored
 from orderchat.services.framework import kv_snapshot
+from orderchat.services.framework.lease import Lease
+from orderchat.services.framework.metrics import REGISTRY
 from orderchat.services.framework.typed_kv import TypedKV
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,16 @@ CHECKPOINT_EVERY = 5.0
 SWEEP_SHARE = 0.02
 LIST_TIMEOUT = 10.0
 RESTORE_AT_ONCE = 16
+# One delivery instance sweeps at a time (services/framework/lease.py); its lease lasts this
+# many sweep intervals unless renewed.
+SWEEP_LEASE = "device-positions-sweep"
+LEASE_INTERVALS = 3
+
+SWEEPS = Counter(
+    "orderchat_device_position_sweeps",
+    "Device-position checkpoints this instance ran (only the holder of the sweep's lease runs them)",
+    registry=REGISTRY,
+)
 
 Restore = Callable[[str, str], Awaitable[object]]
 
@@ -89,13 +105,20 @@ class DevicePositions:
         self.last_sweep_s = 0.0
 
     async def start(self) -> None:
-        kv = await self.js.key_value(names.KV_DEVICE_POSITIONS)
-        self.store = TypedKV(kv, DevicePosition)
-        snapshot = await kv_snapshot.snapshot(kv, ">")
+        self.kv = await self.js.key_value(names.KV_DEVICE_POSITIONS)
+        self.store = TypedKV(self.kv, DevicePosition)
+        self.lease = await Lease.of(self.js, SWEEP_LEASE)
+
+    async def _load(self) -> None:
+        """What the bucket holds, as this process's knowledge of what is saved: read when
+        this instance takes the sweep over (only the sweep goes by it)."""
+        snapshot = await kv_snapshot.snapshot(self.kv, ">")
         for entry in snapshot.entries:
             if entry.value:
                 position = DevicePosition.model_validate_json(entry.value)
-                self._saved[entry.key] = position
+                known = self._saved.get(entry.key)
+                if known is None or known.stream_seq < position.stream_seq:
+                    self._saved[entry.key] = position
 
     async def saved(self, tenant: str, user: str, device: str) -> int | None:
         """The device's last checkpointed ack floor, read from the bucket (another delivery
@@ -164,12 +187,29 @@ class DevicePositions:
                     log.warning("could not re-create the inboxes of %s.%s: %r", tenant, user, result)
 
     async def run(self, restore: Restore, every: float = CHECKPOINT_EVERY) -> None:
-        """Checkpoint until cancelled; a failed sweep (the server away) is tried again later."""
-        while True:
-            try:
-                await self.checkpoint(restore)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # noqa: BLE001 - an outage: the next sweep tries again
-                log.info("device position checkpoint failed, retrying: %r", err)
-            await asyncio.sleep(max(every, self.last_sweep_s / SWEEP_SHARE))
+        """Checkpoint until cancelled, in whichever delivery instance holds the sweep's lease
+        (the others stand by and ask again each interval); a failed sweep (the server away)
+        is tried again later. A cancelled holder gives the lease up for another to take."""
+        lease = self.lease
+        try:
+            while True:
+                interval = max(every, self.last_sweep_s / SWEEP_SHARE)
+                try:
+                    held_before = lease.held
+                    # The lease outlives a few intervals: one slow sweep or late renewal
+                    # does not hand the sweep to another instance.
+                    if await lease.claim(LEASE_INTERVALS * interval):
+                        if not held_before:
+                            # Taken (at start, or over from another instance): restores go
+                            # by what is saved, some of it by other instances.
+                            await self._load()
+                        await self.checkpoint(restore)
+                        SWEEPS.inc()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - an outage: the next sweep tries again
+                    log.info("device position checkpoint failed, retrying: %r", err)
+                await asyncio.sleep(interval)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(lease.release())

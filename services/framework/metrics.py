@@ -38,6 +38,12 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
     registry=REGISTRY,
 )
+LEASE_HELD = Gauge(
+    "orderchat_lease_held",
+    "1 while this instance holds the lease of a job only one instance runs (framework/lease.py)",
+    ["job"],
+    registry=REGISTRY,
+)
 STREAM_MESSAGES = Counter(
     "orderchat_stream_messages",
     "Stream messages processed by consumers, by service, consumer and outcome",

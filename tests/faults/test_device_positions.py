@@ -5,6 +5,8 @@ the device's checkpointed position (or, with none, from when the device was firs
 from __future__ import annotations
 
 import asyncio
+import re
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from nats.js.errors import NotFoundError
 
 from orderchat.client import OrderchatClient
 from orderchat.schemas import names
-from orderchat.services.delivery.positions import DevicePosition, position_key
+from orderchat.services.delivery.positions import CHECKPOINT_EVERY, LEASE_INTERVALS, SWEEP_LEASE, DevicePosition, position_key
 
 from .harness import ServiceProcess, Tally, add_users, new_server, provisioned, wait_until
 
@@ -208,3 +210,78 @@ async def test_a_file_stored_inbox_from_before_moves_to_memory_where_it_stood(tm
         assert floor <= await checkpointed(js, fault_tenant, "paper", "phone") < stale.stream_seq
     finally:
         await rig.close()
+
+
+def metric(log: Path, sample: str) -> float | None:
+    """A sample's value in the metrics of the `serve` child whose log this is (None: not
+    exported yet)."""
+    url = re.search(r"metrics and health: (http://\S+/metrics)", log.read_text(errors="replace"))
+    assert url, "the serve child printed no metrics address"
+    with urllib.request.urlopen(url.group(1), timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+HELD = f'orderchat_lease_held{{job="{SWEEP_LEASE}"}}'
+SWEPT = "orderchat_device_position_sweeps_total"
+
+
+async def sweep_holder_pid(js) -> int | None:  # type: ignore[no-untyped-def]
+    kv = await js.key_value(names.KV_LEASES)
+    try:
+        entry = await kv.get(SWEEP_LEASE)
+    except Exception:  # noqa: BLE001 - nobody holds it (never taken, released or expired)
+        return None
+    return int(entry.value.decode().split(":")[1]) if entry.value else None
+
+
+async def test_one_delivery_instance_sweeps_and_another_takes_over_when_it_dies(tmp_path: Path, fault_tenant: str) -> None:
+    server = new_server(tmp_path / "nats").start()
+    admin = await provisioned(server.url)
+    js = admin.jetstream()
+    await add_users(js, fault_tenant, ["lin"], ["paper"])
+    instances = [await ServiceProcess(["delivery"], server.url, tmp_path, label=label).start() for label in ("a", "b")]
+    lin = paper = None
+    try:
+        assert await wait_until(lambda: sweep_holder_pid(js), 15, interval=0.1)
+        holder_pid = await sweep_holder_pid(js)
+        by_pid = {p.process.pid: p for p in instances}  # type: ignore[union-attr]
+        assert holder_pid in by_pid
+        holder = by_pid.pop(holder_pid)
+        (standby,) = by_pid.values()
+        # Over more than one sweep interval the holder keeps it and sweeps; the other stands by.
+        swept = await asyncio.to_thread(metric, holder.log, SWEPT) or 0
+        await asyncio.sleep(CHECKPOINT_EVERY + 1)
+        assert await sweep_holder_pid(js) == holder_pid
+        assert await asyncio.to_thread(metric, holder.log, HELD) == 1
+        assert (await asyncio.to_thread(metric, holder.log, SWEPT) or 0) > swept
+        assert await asyncio.to_thread(metric, standby.log, HELD) in (0, None)
+        assert await asyncio.to_thread(metric, standby.log, SWEPT) in (0, None)
+
+        await holder.kill()  # no clean stop: the lease has to run out
+        lin = await OrderchatClient.connect(server.url, "lin", tenant=fault_tenant)
+        paper = await OrderchatClient.connect(server.url, "paper", tenant=fault_tenant, device="phone")
+        await paper.open_session()
+        floor = [(await lin.send(f"after {i}", to="paper")).stream_seq for i in range(3)][-1]
+        assert await read_texts(paper) == [f"after {i}" for i in range(3)]
+
+        # The survivor takes the sweep over within the lease's TTL plus one interval, and
+        # checkpoints what the device acknowledged meanwhile.
+        async def taken_over_and_checkpointed() -> bool:
+            return await sweep_holder_pid(js) == standby.process.pid and (  # type: ignore[union-attr]
+                await checkpointed(js, fault_tenant, "paper", "phone") >= floor
+            )
+
+        assert await wait_until(taken_over_and_checkpointed, (LEASE_INTERVALS + 2) * CHECKPOINT_EVERY, interval=0.2)
+        assert await asyncio.to_thread(metric, standby.log, HELD) == 1
+        assert (await asyncio.to_thread(metric, standby.log, SWEPT) or 0) >= 1
+    finally:
+        for client in (lin, paper):
+            if client is not None:
+                await client.close()
+        for instance in instances:
+            await instance.stop()
+        await admin.close()
+        server.stop()
