@@ -33,6 +33,9 @@ MAX_QUERY_TERMS = 16
 # CJK unified ideographs with extension A and the compatibility block.
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(rf"([{_HAN}]+)|([^\W_{_HAN}]+)")
+# The same words in ASCII text (case-folded, so lowercase): a plain class scans a chat message
+# in well under half the time of the Unicode one above (the archive tokenizes every message).
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 
 
@@ -56,9 +59,12 @@ def _bigrams(run: str) -> list[str]:
 def index_tokens(text: str) -> list[str]:
     """The tokens a document is indexed under: words and Han bigrams in text order, then the
     distinct Han characters (after everything else, so they never sit inside a phrase)."""
+    folded = normalize(text)
+    if folded.isascii():
+        return [_stem(word) for word in _ASCII_WORD.findall(folded)]
     ordered: list[str] = []
     singles: dict[str, None] = {}
-    for han, word in _RUN.findall(normalize(text)):
+    for han, word in _RUN.findall(folded):
         if han:
             ordered.extend(_bigrams(han))
             singles.update(dict.fromkeys(han))

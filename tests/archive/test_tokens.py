@@ -6,15 +6,24 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orderchat.schemas.users import PartyRole
 from orderchat.services.archive.records import Batch, ConversationRecord, MessageRecord
 from orderchat.services.archive.store import ArchiveStore, Filters, Scope
-from orderchat.services.archive.tokens import MAX_QUERY_CHARS, QueryError, compile_query, index_tokens
+from orderchat.services.archive.tokens import _RUN, MAX_QUERY_CHARS, QueryError, _stem, compile_query, index_tokens, normalize
 
 
 def test_chinese_is_indexed_as_bigrams_then_characters() -> None:
     assert index_tokens("Ａ４复印纸 Blue Pens") == ["a4", "复印", "印纸", "blue", "pen", "复", "印", "纸"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_text_gets_the_same_tokens_by_the_fast_path(text: str) -> None:
+    """ASCII text skips the Unicode scan; its words must come out exactly as that scan's."""
+    assert index_tokens(text) == [_stem(word) for han, word in _RUN.findall(normalize(text)) if not han]
 
 
 def test_a_query_is_segmented_so_word_order_does_not_matter() -> None:
