@@ -17,9 +17,9 @@ from nats.js.errors import APIError, NotFoundError
 
 from orderchat.schemas import names
 from orderchat.services.framework.keyed_locks import KeyedLocks
+from orderchat.services.framework.server_errors import wrong_last_sequence
 
 HDR_SEQ = "Oc-Seq"
-WRONG_LAST_SEQUENCE = 10071
 MAX_CACHED_TAILS = 100_000
 
 
@@ -90,7 +90,7 @@ class ConversationLog:
                 try:
                     ack = await self.js.publish(subject, data, headers=headers, stream=self.stream)
                 except APIError as err:
-                    if err.err_code == WRONG_LAST_SEQUENCE:
+                    if wrong_last_sequence(err):
                         self._tails.pop(subject, None)  # another instance appended: re-read
                         continue
                     raise

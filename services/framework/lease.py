@@ -27,12 +27,9 @@ from nats.js.kv import KeyValue
 from orderchat.schemas import names
 
 from .metrics import LEASE_HELD
+from .server_errors import wrong_last_sequence
 
 log = logging.getLogger(__name__)
-
-# The server's answers to a compare-and-set that found another revision.
-WRONG_LAST_SEQUENCE = (10071, 10164)
-
 
 def holder_id() -> str:
     """Who holds a lease, as ops read it in the bucket: host, process, and a random part (two
@@ -72,7 +69,7 @@ class Lease:
                 self._gauge.set(1)
                 return True
             except APIError as err:
-                if err.err_code not in WRONG_LAST_SEQUENCE:
+                if not wrong_last_sequence(err):
                     raise
                 # It ran out before this renewal (and another instance may hold it now).
                 log.info("lease %s: ran out before this instance renewed it", self.job)
@@ -95,5 +92,5 @@ class Lease:
         try:
             await self.kv.delete(self.job, last=revision)
         except APIError as err:
-            if err.err_code not in WRONG_LAST_SEQUENCE:
+            if not wrong_last_sequence(err):
                 raise

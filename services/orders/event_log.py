@@ -13,8 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
 from orderchat.schemas import names
-
-WRONG_LAST_SEQUENCE = 10071
+from orderchat.services.framework.server_errors import wrong_last_sequence
 
 
 class Behind(Exception):
@@ -65,7 +64,7 @@ class OrderLog:
         try:
             ack = await self.js.publish(names.order_events(tenant, order_id), data, headers=headers, stream=self.stream)
         except APIError as err:
-            if err.err_code == WRONG_LAST_SEQUENCE:
+            if wrong_last_sequence(err):
                 raise Behind(order_id) from None
             raise
         return Appended(ack.seq, bool(ack.duplicate))

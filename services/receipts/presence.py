@@ -19,9 +19,9 @@ from nats.js.kv import KeyValue
 
 from orderchat.schemas import names
 from orderchat.schemas.receipts import DevicePresence, LastSeen, OnlineState, PresenceBeat, UserPresence
+from orderchat.services.framework.server_errors import wrong_last_sequence
 
 CAS_ATTEMPTS = 20
-WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 def now() -> datetime:
@@ -62,7 +62,7 @@ class Presence:
                 await self._write(key, user, ts, list(devices.values()), revision)
                 break
             except APIError as err:
-                if err.err_code not in WRONG_LAST_SEQUENCE:
+                if not wrong_last_sequence(err):
                     raise
         await self.kv.put(
             names.kv_key(tenant, user, "seen"), LastSeen(user=user, device=beat.device, ts=ts).model_dump_json().encode()
