@@ -169,6 +169,11 @@ def js_consumer_list(stream: str) -> str:
     return f"{JS_API}.CONSUMER.LIST.{stream}"
 
 
+def js_direct_get(stream: str) -> str:
+    """Reads a stream's stored messages by sequence or subject (streams with allow_direct)."""
+    return f"{JS_API}.DIRECT.GET.{stream}"
+
+
 def js_consumer_next(stream: str, consumer: str) -> str:
     return f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
 

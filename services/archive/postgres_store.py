@@ -219,6 +219,7 @@ class OrderFold:
 
 class PostgresStore:
     backend = "postgresql"
+    shared = True  # several archive instances may project into one database
 
     def __init__(self, url: str, pool_size: int = 4) -> None:
         self.dsn, self.schema = split_schema(url)

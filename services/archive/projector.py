@@ -31,6 +31,7 @@ from nats.js.errors import FetchTimeoutError, NotFoundError
 from orderchat.schemas import names
 from orderchat.schemas.errors import ErrorCode
 from orderchat.services.framework.dead_letters import park
+from orderchat.services.framework.direct_get import HDR_SEQUENCE, HDR_SUBJECT, batch_get
 from orderchat.services.framework.metrics import BATCH_SIZE, STREAM_MESSAGES
 from orderchat.services.framework.pull import fetch, rebind
 
@@ -100,6 +101,13 @@ class Projector:
         self._wanted = asyncio.Event()  # a reader waits for something not applied yet
         self._task: asyncio.Task[None] | None = None
         self._sub = None
+        # The only reader of a whole stream acks each batch at once (ack-all; one ack instead
+        # of one per message, measured ~7 % more one-to-one throughput): everything up to the
+        # store's last applied sequence is then in the store, and a message a batch lacks is
+        # read from the stream (`_missing`). Readers sharing one consumer (a shared store)
+        # ack each message: one's ack-all would cover another's batch still in flight.
+        self.ack_all = not store.shared and not source.subjects
+        self.ack_policy = AckPolicy.ALL if self.ack_all else AckPolicy.EXPLICIT
 
     # -- consumer --------------------------------------------------------------------------
 
@@ -109,9 +117,7 @@ class Projector:
             description=f"archive projection of {self.source.stream} into the search store",
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
             opt_start_seq=start if start > 1 else None,
-            # Explicit acks, not ack-all: a delivery lost in transit (nats-server dying with it
-            # in its write buffer) must come back, not be covered by a later batch's ack.
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=self.ack_policy,
             ack_wait=60,
             max_ack_pending=self.batch * 4,
             max_waiting=64,
@@ -128,6 +134,13 @@ class Projector:
             if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > self.applied:
                 log.warning("archive %s: consumer acked past the store (%s > %s); re-reading from %s",
                             self.source.name, info.ack_floor.stream_seq, self.applied, start)
+                await self.js.delete_consumer(self.source.stream, self.consumer)
+                raise NotFoundError
+            if info.config.ack_policy != self.ack_policy:
+                # nats-server does not change a consumer's ack policy in place (an earlier
+                # version acked every message): a new consumer starts where the store stands.
+                log.info("archive %s: consumer acks %s, wanted %s; re-creating it at %s",
+                         self.source.name, info.config.ack_policy, self.ack_policy, start)
                 await self.js.delete_consumer(self.source.stream, self.consumer)
                 raise NotFoundError
             await self._refilter(info.config)
@@ -204,22 +217,27 @@ class Projector:
                 await asyncio.sleep(delay)
 
     async def _apply(self, msgs: list[Msg]) -> None:
+        entries = [(msg.metadata.sequence.stream, msg.subject, msg.data) for msg in msgs]
+        if self.ack_all:
+            entries = sorted(entries + await self._missing({seq for seq, _, _ in entries}))
         batch = Batch(source=self.source.name, last_seq=self.applied)
-        unreadable: list[tuple[Msg, str]] = []
-        for i, msg in enumerate(msgs):
+        unreadable: list[tuple[str, bytes, str]] = []
+        for i, (seq, subject, data) in enumerate(entries):
             if i and not i % SLICE:
                 await asyncio.sleep(0)  # let chat requests in between slices of a batch
-            seq = msg.metadata.sequence.stream
             try:
-                self.source.extract(batch, msg.subject, seq, msg.data)
+                self.source.extract(batch, subject, seq, data)
             except Unreadable as exc:
-                unreadable.append((msg, str(exc)))
+                unreadable.append((subject, data, str(exc)))
             batch.last_seq = max(batch.last_seq, seq)
-        for msg, reason in unreadable:
-            await park(self.js, SERVICE, msg.subject, msg.data, ErrorCode.INVALID, reason)
+        for subject, data, reason in unreadable:
+            await park(self.js, SERVICE, subject, data, ErrorCode.INVALID, reason)
         await self.store.apply(batch)
-        for msg in msgs:
-            await msg.ack()
+        if self.ack_all:
+            await max(msgs, key=lambda m: m.metadata.sequence.stream).ack()
+        else:
+            for msg in msgs:
+                await msg.ack()
         self._since_statistics += len(msgs)
         BATCH_SIZE.labels(SERVICE, self.consumer).observe(len(msgs))
         STREAM_MESSAGES.labels(SERVICE, self.consumer, "ok").inc(len(msgs) - len(unreadable))
@@ -231,6 +249,31 @@ class Projector:
             self.applied = max(self.applied, batch.last_seq)
             LAST_APPLIED.labels(self.source.name).set(self.applied)
             self._progress.notify_all()
+
+    async def _missing(self, have: set[int]) -> list[tuple[int, str, bytes]]:
+        """(sequence, subject, data) of what the stream holds between the last applied
+        sequence and this batch's last that the batch lacks: handed earlier to a subscription
+        that is gone (a reconnect; it would come back only after the ack wait), which the
+        batch's ack-all would cover unread. Read from the stream itself; a deleted message is
+        simply not there. Usually nothing is missing, and nothing is read."""
+        newer = sorted(seq for seq in have if seq > self.applied)
+        if not newer or newer[-1] - self.applied == len(newer):
+            return []
+        found: list[tuple[int, str, bytes]] = []
+        next_seq, last = self.applied + 1, newer[-1]
+        while next_seq < last:
+            stored = await batch_get(self.js._nc, self.source.stream, next_seq, min(last - next_seq, self.batch))
+            if not stored:
+                break
+            for msg in stored:
+                seq = int(msg.headers[HDR_SEQUENCE])  # type: ignore[index]
+                if seq < last and seq not in have:
+                    found.append((seq, msg.headers[HDR_SUBJECT], msg.data))  # type: ignore[index]
+            next_seq = int(stored[-1].headers[HDR_SEQUENCE]) + 1  # type: ignore[index]
+        if found:
+            log.warning("archive %s: %d messages handed out before were missing from a batch; read them from %s",
+                        self.source.name, len(found), self.source.stream)
+        return found
 
     async def _gather(self) -> None:
         if not self._wanted.is_set():

@@ -107,6 +107,7 @@ def _undec(value: str | None) -> Decimal | None:
 
 class SqliteStore:
     backend = "sqlite"
+    shared = False  # a file of one archive instance's own
 
     def __init__(self, path: str | Path, readers: int = 2) -> None:
         self.path = str(path)

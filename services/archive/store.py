@@ -55,6 +55,9 @@ class OrderExport:
 
 class ArchiveStore(Protocol):
     backend: str
+    # Whether several archive instances may project into this store at once, sharing its
+    # durable consumers (then each message is acked by whoever applied it).
+    shared: bool
 
     async def open(self) -> None:
         """Connect and create the schema if it is missing."""

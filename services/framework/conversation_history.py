@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import json
 import logging
 from collections import OrderedDict
 
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
@@ -26,6 +24,7 @@ from orderchat.schemas.chat import ChatMessage
 
 from .archive_positions import ArchivePositions
 from .conversation_log import HDR_SEQ, ConversationLog, Tail
+from .direct_get import batch_get
 
 logger = logging.getLogger(__name__)
 
@@ -181,28 +180,6 @@ class History:
             return None
 
     async def _batch(self, subject: str, from_stream_seq: int, count: int) -> list[bytes]:
-        """Up to `count` messages of `subject` from a stream position in ONE round trip:
-        a batched direct get (nats-server 2.11+), answered as a stream of replies that ends
-        with an end-of-batch status."""
-        nc = self.js._nc
-        inbox = nc.new_inbox()
-        done = asyncio.get_running_loop().create_future()
-        found: list[bytes] = []
-
-        async def collect(msg: Msg) -> None:
-            status = (msg.headers or {}).get("Status")
-            if status is None:
-                found.append(msg.data)
-                if len(found) >= count and not done.done():
-                    done.set_result(None)
-            elif not done.done():  # 204 end of batch, 404 nothing (more), 408 ...
-                done.set_result(None)
-
-        sub = await nc.subscribe(inbox, cb=collect)
-        try:
-            request = {"seq": from_stream_seq, "next_by_subj": subject, "batch": count}
-            await nc.publish(f"$JS.API.DIRECT.GET.{names.STREAM_CHAT}", json.dumps(request).encode(), reply=inbox)
-            await asyncio.wait_for(done, timeout=5)
-        finally:
-            await sub.unsubscribe()
-        return found
+        """Up to `count` messages of `subject` from a stream position in ONE round trip."""
+        found = await batch_get(self.js._nc, names.STREAM_CHAT, from_stream_seq, count, subject)
+        return [msg.data for msg in found]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from orderchat.client import OrderchatClient
 from orderchat.runtime.nats_server import NatsServer, NatsServerConfig
@@ -194,3 +194,99 @@ async def test_sqlite_and_postgresql_project_the_same_content(world: World, pg_u
         finally:
             await archive.stop()
     assert digests[0] == digests[1]
+
+
+async def _chat_texts(archive: Archive) -> list[str]:
+    return sorted(await texts(archive, "paper", PartyRole.SUPPLIER, "箱"))
+
+
+async def test_messages_handed_to_a_subscription_that_is_gone_are_read_from_the_stream(world: World, tmp_path: Path) -> None:
+    """The archive acks each batch at once (ack-all): messages the server handed to a reader
+    that went away (a reconnect) must not be covered by that ack unread."""
+    js = world.nc.jetstream()
+    url = f"sqlite://{tmp_path / 'gone.sqlite3'}"
+    archive = Archive(js, open_store(url))
+    await archive.start()
+    await world.lin.send("先来1箱A4纸", to="paper")
+    await archive.wait_caught_up(30)
+    consumer = archive.projectors["chat"].consumer
+    assert archive.projectors["chat"].ack_policy is AckPolicy.ALL
+    await archive.stop()
+
+    for n in (2, 3, 4):
+        await world.lin.send(f"再加{n}箱A3纸", to="paper")
+    # Another connection pulls two of them and goes away without acking: the server counts
+    # them as handed out and would hand them out again only after the ack wait (60 s).
+    thief = await nats.connect(world.server.url)
+    stolen = await (await thief.jetstream().pull_subscribe_bind(durable=consumer, stream=names.STREAM_CHAT)).fetch(2, timeout=5)
+    assert [m.metadata.num_delivered for m in stolen] == [1, 1]
+    await thief.close()
+    last = await world.lin.send("最后5箱", to="paper")
+
+    archive = Archive(js, open_store(url))
+    await archive.start()
+    try:
+        assert await archive.projectors["chat"].wait_for(last.stream_seq, 10)
+        assert await _chat_texts(archive) == sorted(["先来1箱A4纸", "再加2箱A3纸", "再加3箱A3纸", "再加4箱A3纸", "最后5箱"])
+        info = await js.consumer_info(names.STREAM_CHAT, consumer)
+        assert info.ack_floor.stream_seq == last.stream_seq and info.num_ack_pending == 0
+    finally:
+        await archive.stop()
+
+
+async def test_a_deleted_message_leaves_a_gap_the_archive_steps_over(world: World, tmp_path: Path) -> None:
+    js = world.nc.jetstream()
+    gone = await world.lin.send("撤回的消息 1箱", to="paper")
+    kept = await world.lin.send("保留的消息 2箱", to="paper")
+    await js.delete_msg(names.STREAM_CHAT, gone.stream_seq)
+    archive = Archive(js, open_store(f"sqlite://{tmp_path / 'gap.sqlite3'}"))
+    await archive.start()
+    try:
+        assert await archive.projectors["chat"].wait_for(kept.stream_seq, 10)
+        assert await _chat_texts(archive) == ["保留的消息 2箱"]
+        after = await world.lin.send("之后的消息 3箱", to="paper")
+        assert await archive.projectors["chat"].wait_for(after.stream_seq, 10)
+        assert await _chat_texts(archive) == sorted(["保留的消息 2箱", "之后的消息 3箱"])
+    finally:
+        await archive.stop()
+
+
+async def test_a_consumer_that_acked_message_by_message_is_replaced_where_the_store_stands(world: World, tmp_path: Path) -> None:
+    """Archives of an earlier version acked every message (explicit acks); nats-server does not
+    change a consumer's ack policy in place."""
+    js = world.nc.jetstream()
+    url = f"sqlite://{tmp_path / 'upgrade.sqlite3'}"
+    archive = Archive(js, open_store(url))
+    await archive.start()
+    first = await world.lin.send("升级前 1箱", to="paper")
+    assert await archive.projectors["chat"].wait_for(first.stream_seq, 10)
+    consumer = archive.projectors["chat"].consumer
+    await archive.stop()
+    await js.delete_consumer(names.STREAM_CHAT, consumer)
+    await js.add_consumer(
+        names.STREAM_CHAT,
+        ConsumerConfig(durable_name=consumer, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                       opt_start_seq=first.stream_seq + 1),
+    )
+    second = await world.lin.send("升级后 2箱", to="paper")
+
+    archive = Archive(js, open_store(url))
+    await archive.start()
+    try:
+        assert await archive.projectors["chat"].wait_for(second.stream_seq, 10)
+        assert (await js.consumer_info(names.STREAM_CHAT, consumer)).config.ack_policy == AckPolicy.ALL
+        assert await _chat_texts(archive) == sorted(["升级前 1箱", "升级后 2箱"])
+    finally:
+        await archive.stop()
+
+
+async def test_archives_sharing_a_store_ack_message_by_message(pg_url: str) -> None:
+    """Several instances on one PostgreSQL store share a consumer: one's ack-all would cover
+    another's batch still in flight."""
+    store = open_store(pg_url)
+    assert store.shared
+    from orderchat.services.archive.projector import SOURCE_SPECS, Projector
+
+    projector = Projector(None, store, SOURCE_SPECS["chat"], "x")  # type: ignore[arg-type]
+    assert projector.ack_policy is AckPolicy.EXPLICIT
+    assert Projector(None, open_store("sqlite://:memory:"), SOURCE_SPECS["chat"], "x").ack_policy is AckPolicy.ALL  # type: ignore[arg-type]
