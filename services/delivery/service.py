@@ -39,6 +39,7 @@ from orderchat.services.framework.directory import Directory
 from orderchat.services.framework.archive_positions import ArchivePositions
 from orderchat.services.framework.conversation_history import History
 from .inboxes import Inboxes
+from .own_reads import OwnReads
 from orderchat.services.framework.conversation_log import ConversationLog
 
 NAME = "delivery"
@@ -57,8 +58,10 @@ class DeliveryService:
         self.directory = Directory(js)
         await self.directory.start()
         self.inboxes = Inboxes(ctx.nc, js)
-        # Read cursors are written by the receipts service; listing only reads them.
+        # Read cursors: receipts moves them on a read receipt, delivery on the reader's own
+        # messages (own_reads.py); listing conversations reads them.
         self.read_cursors = CursorStore(await js.key_value(names.KV_READ), ReadCursor)
+        self.own_reads = OwnReads(self.read_cursors)
         await self.inboxes.start()
         self.log = ConversationLog(js)
         self.history = History(js, self.log, ArchivePositions(ctx.nc))
@@ -88,6 +91,7 @@ class DeliveryService:
             await asyncio.gather(self._positions, return_exceptions=True)
         if self.server is not None:
             await self.server.stop()
+            await self.own_reads.close()
         await self.directory.stop()
 
     # -- sending ---------------------------------------------------------------------------
@@ -104,7 +108,11 @@ class DeliveryService:
         await self.conversations.settled(caller.tenant, conversation)
         return conversation
 
-    async def _append(self, tenant: str, conv_id: str, sender: str, msg_id: str, client_msg_id: str, body, reply_to=None) -> SendAccepted:
+    async def _append(
+        self, tenant: str, conversation: Conversation, sender: str, msg_id: str, client_msg_id: str, body, reply_to=None
+    ) -> SendAccepted:
+        conv_id = conversation.id
+
         def render(seq: int, ts) -> bytes:
             return ChatMessage(
                 conv=conv_id, seq=seq, sender=sender, client_msg_id=client_msg_id, ts=ts, body=body, reply_to=reply_to
@@ -114,13 +122,15 @@ class DeliveryService:
         ts = appended.ts
         if appended.duplicate:
             ts = ChatMessage.model_validate_json(appended.data).ts
+        elif conversation.member(sender) is not None:  # not a service posting in a non-member's name
+            self.own_reads.sent(tenant, conv_id, sender, appended.seq)
         return SendAccepted(conv=conv_id, seq=appended.seq, stream_seq=appended.stream_seq, ts=ts, duplicate=appended.duplicate)
 
     async def send(self, request: SendRequest, caller: Caller) -> SendAccepted:
         conversation = await self._target(caller, request.conv, request.to)
         msg_id = f"{caller.tenant}:{caller.user}:{request.client_msg_id}"
         return await self._append(
-            caller.tenant, conversation.id, caller.user, msg_id, request.client_msg_id, request.body, request.reply_to
+            caller.tenant, conversation, caller.user, msg_id, request.client_msg_id, request.body, request.reply_to
         )
 
     async def broadcast(self, request: BroadcastRequest, caller: Caller) -> BroadcastReply:
@@ -129,7 +139,7 @@ class DeliveryService:
                 conversation = await self._target(caller, None, recipient)
                 msg_id = f"{caller.tenant}:{caller.user}:{request.client_msg_id}:{recipient}"
                 accepted = await self._append(
-                    caller.tenant, conversation.id, caller.user, msg_id, request.client_msg_id, request.body
+                    caller.tenant, conversation, caller.user, msg_id, request.client_msg_id, request.body
                 )
                 return BroadcastResult(to=recipient, ok=True, conv=accepted.conv, seq=accepted.seq)
             except OrderchatError as err:
@@ -145,7 +155,7 @@ class DeliveryService:
             assert request.conv is not None
             conversation = await self.conversations.require(caller.tenant, request.conv)
             await self.conversations.settled(caller.tenant, conversation)
-        return await self._append(caller.tenant, conversation.id, request.sender, request.msg_id, request.msg_id, request.body)
+        return await self._append(caller.tenant, conversation, request.sender, request.msg_id, request.msg_id, request.body)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -166,7 +176,7 @@ class DeliveryService:
                 self.read_cursors.get(caller.tenant, conv_id, caller.user),
             )
             last_message = messages[-1].model_dump(mode="json") if messages else None
-            # The read cursor follows the user's own messages too (receipts' own-reads, a
+            # The read cursor follows the user's own messages too (own_reads.py, a
             # moment behind), so everything past it was written by someone else; answering
             # covers what came before it.
             read_up_to = min(cursor.up_to, last) if cursor else 0

@@ -29,9 +29,9 @@ MAX_CACHED_SEQS = 2_048
 
 
 class SenderIndex:
-    """seq → sender for recent messages, per conversation. Fed by the own-reads consumer as
-    messages are stored; a miss (another instance took that batch, or a restart) reads the
-    range from history once, whoever else asks for it meanwhile."""
+    """seq → sender for recent messages, per conversation, read from history the first time a
+    receipt covers them (once, whoever else asks for it meanwhile): the receipts of a group's
+    other members for the same messages then cost no read."""
 
     def __init__(self, history: History) -> None:
         self.history = history

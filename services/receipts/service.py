@@ -4,7 +4,10 @@ typing relay and presence. Stateless: everything it knows lives in KV and stream
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timezone
+
+from nats.js.errors import NotFoundError
 
 from orderchat.schemas import names
 from orderchat.schemas.base import Ok
@@ -34,12 +37,14 @@ from orderchat.services.framework.request_server import Caller, RequestServer
 
 from .announcer import Announcer, SenderIndex
 from .cursors import CursorStore
-from .own_reads import OwnReads
 from .presence import Presence
 from .status import cursors_of, message_status
 
 NAME = "receipts"
 STATUS_ROW_BUDGET = 5000
+# The consumer through which receipts followed senders' own messages until delivery took that
+# over (services/delivery/own_reads.py): left behind, it would hold every message as pending.
+RETIRED_OWN_READS = names.service_consumer("receipts", "own_reads")
 
 
 class ConversationEnds:
@@ -76,7 +81,6 @@ class ReceiptsService:
 
     def __init__(self) -> None:
         self.server: RequestServer | None = None
-        self.own_reads: OwnReads | None = None
 
     async def start(self, ctx: ServiceContext) -> None:
         js = ctx.js
@@ -88,11 +92,10 @@ class ReceiptsService:
         self.history = History(js, log, ArchivePositions(ctx.nc))
         self.read = CursorStore(await js.key_value(names.KV_READ), ReadCursor)
         self.delivered = CursorStore(await js.key_value(names.KV_DELIVERED), DeliveredCursor)
-        index = SenderIndex(self.history)
-        self.announcer = Announcer(js, index)
+        self.announcer = Announcer(js, SenderIndex(self.history))
         self.presence = Presence(js, await js.key_value(names.KV_PRESENCE))
-        self.own_reads = OwnReads(js, self.read, self.directory, index)
-        await self.own_reads.start()
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(names.STREAM_CHAT, RETIRED_OWN_READS)
 
         server = RequestServer(ctx, NAME)
         q = names.QUEUE_RECEIPTS
@@ -109,9 +112,6 @@ class ReceiptsService:
         if self.server is not None:
             await self.server.stop()
             self.server = None
-        if self.own_reads is not None:
-            await self.own_reads.stop()
-            self.own_reads = None
         await self.directory.stop()
 
     async def _conversation_of_member(self, caller: Caller, conv: str) -> Conversation:

@@ -65,7 +65,7 @@ async def test_restart_loses_no_receipt(make_user, as_user, services, admin_nc, 
     status = await lin.receipt_status(conv)
     assert all((m.delivered, m.read) == (SUPPLIERS, SUPPLIERS) for m in status.messages)
 
-    # The restarted service's own-reads consumer resumed: the sender's cursor follows a new message.
+    # Cursors still move after the restart: the sender's follows their new message.
     sent = await lin.send("after the restart", conv=conv)
 
     async def lin_read() -> bool:
