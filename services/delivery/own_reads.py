@@ -43,6 +43,7 @@ class OwnReads:
         self._tries: dict[Key, int] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     def sent(self, tenant: str, conv: str, sender: str, seq: int) -> None:
         """`sender` appended message `seq` to `conv` (and is a member of it)."""
@@ -50,7 +51,7 @@ class OwnReads:
         if seq <= self._owed.get(key, 0):
             return
         self._owed[key] = seq
-        if key not in self._timers:
+        if key not in self._timers and not self._closing:  # closing writes all that is owed
             self._timers[key] = asyncio.get_running_loop().call_later(FLUSH_EVERY, self._due, key)
 
     def _due(self, key: Key) -> None:
@@ -77,6 +78,7 @@ class OwnReads:
 
     async def close(self) -> None:
         """Write everything owed now (delivery is stopping)."""
+        self._closing = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
