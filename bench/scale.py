@@ -171,7 +171,7 @@ async def measure_reads(url: str, plan: ScalePlan, samples: int) -> dict[str, ob
                 k = _conv_index(plan, summary.conversation.id)
                 expected = summary.last_seq - (plan.read_up_to(k) if summary.conversation.created_by == user else 0)
                 if plan.last_sender(k) == user:
-                    expected = 0  # answering covers what came before (as receipts' own-reads would)
+                    expected = 0  # answering covers what came before (as delivery's own reads would)
                 unread_checked += 1
                 unread_right += int(summary.unread == expected)
         return {

@@ -61,7 +61,7 @@ from orderchat.schemas.receipts import (
     TypingRequest,
 )
 
-from .live import LiveFeed, delivered_marks
+from .live import LiveFeed
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -275,13 +275,14 @@ class OrderchatClient:
         iteration stops once caught up."""
         return Inbox(self, follow=follow, batch=batch, idle=idle)
 
-    async def _after_batch(self, msgs: list[Msg]) -> None:
+    async def _after_batch(self, marks: dict[str, int]) -> None:
         """Delivered receipts, sent by the client itself once a fetched batch is handled and
-        acknowledged: per conversation only its highest sequence, sent in the background and
-        coalesced over DELIVERED_COALESCE seconds. Reading never waits on the receipts
-        service, and a busy group costs a few receipts a second per member, not one per
-        message. A failure is not fatal: the next receipt covers this one."""
-        for conv, seq in delivered_marks(msgs, self.user).items():
+        acknowledged (`marks`: conversation → highest sequence from someone else handed out):
+        per conversation only its highest sequence, sent in the background and coalesced over
+        DELIVERED_COALESCE seconds. Reading never waits on the receipts service, and a busy
+        group costs a few receipts a second per member, not one per message. A failure is not
+        fatal: the next receipt covers this one."""
+        for conv, seq in marks.items():
             if seq > max(self._delivered_sent.get(conv, 0), self._delivered_pending.get(conv, 0)):
                 self._delivered_pending[conv] = seq
         if self._delivered_pending and (self._delivered_flusher is None or self._delivered_flusher.done()):
@@ -413,6 +414,7 @@ class Inbox:
         self._ready: deque[tuple[Msg | None, InboxItem]] = deque()
         self._handed: Msg | None = None
         self._fetched: list[Msg] = []
+        self._delivered: dict[str, int] = {}  # conversation -> highest sequence from someone else handed out
         self._last_seq: dict[str, int] = {}  # conversation -> last sequence shown
         self._events_shown: set[int] = set()  # stream sequences of events shown (bounded)
         self._events_order: deque[int] = deque()
@@ -457,8 +459,9 @@ class Inbox:
 
     async def _batch_done(self) -> None:
         if self._fetched and not self._buffer and not self._ready and self._handed is None:
-            done, self._fetched = self._fetched, []
-            await self.client._after_batch(done)
+            self._fetched = []
+            marks, self._delivered = self._delivered, {}
+            await self.client._after_batch(marks)
 
     async def __anext__(self) -> InboxItem:
         await self._ack_handed()
@@ -469,6 +472,9 @@ class Inbox:
             await self._admit(self._buffer.popleft())
         msg, item = self._ready.popleft()
         self._handed = msg
+        message = item.message
+        if message is not None and message.sender != self.client.user and message.seq > self._delivered.get(message.conv, 0):
+            self._delivered[message.conv] = message.seq
         return item
 
     async def _admit(self, msg: Msg) -> None:

@@ -1,41 +1,16 @@
-"""Client side of receipts: which delivered receipts a fetched batch calls for, and the live
-feed (typing) of core NATS events addressed to this user."""
+"""The live feed (typing) of core NATS events addressed to this user."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Iterable
 
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import TypeAdapter, ValidationError
 
 from orderchat.schemas.receipts import LiveEvent, TypingEvent
 
 _LIVE_EVENT = TypeAdapter(LiveEvent)
-HDR_SEQ = "Oc-Seq"
-
-
-def delivered_marks(msgs: Iterable[Msg], me: str) -> dict[str, int]:
-    """conversation → highest sequence in this batch, for conversations where the batch
-    holds at least one message from someone else (own messages need no delivered receipt)."""
-    marks: dict[str, int] = {}
-    for msg in msgs:
-        tokens = msg.subject.split(".")
-        if len(tokens) != 4 or tokens[2] != "conv":
-            continue
-        try:
-            seq = int((msg.headers or {})[HDR_SEQ])
-            sender = json.loads(msg.data)["sender"]
-        except (KeyError, ValueError, TypeError):
-            continue
-        if sender == me:
-            continue
-        if seq > marks.get(tokens[3], 0):
-            marks[tokens[3]] = seq
-    return marks
 
 
 class TypingTracker:
