@@ -256,11 +256,11 @@ class Projector:
         that is gone (a reconnect; it would come back only after the ack wait), which the
         batch's ack-all would cover unread. Read from the stream itself; a deleted message is
         simply not there. Usually nothing is missing, and nothing is read."""
-        newer = sorted(seq for seq in have if seq > self.applied)
-        if not newer or newer[-1] - self.applied == len(newer):
+        newer = [seq for seq in have if seq > self.applied]
+        if not newer or max(newer) - self.applied == len(newer):
             return []
         found: list[tuple[int, str, bytes]] = []
-        next_seq, last = self.applied + 1, newer[-1]
+        next_seq, last = self.applied + 1, max(newer)
         while next_seq < last:
             stored = await batch_get(self.js._nc, self.source.stream, next_seq, min(last - next_seq, self.batch))
             if not stored:

@@ -24,6 +24,7 @@ from orderchat.runtime.users import upsert_user
 from orderchat.schemas import names
 from orderchat.schemas.users import PartyRole, User
 from orderchat.services.archive.extract import add_chat
+from orderchat.services.archive.projector import SOURCE_SPECS, Projector
 from orderchat.services.archive.records import Batch
 from orderchat.services.archive.service import Archive
 from orderchat.services.archive.store import Filters, Scope, open_store
@@ -285,8 +286,6 @@ async def test_archives_sharing_a_store_ack_message_by_message(pg_url: str) -> N
     another's batch still in flight."""
     store = open_store(pg_url)
     assert store.shared
-    from orderchat.services.archive.projector import SOURCE_SPECS, Projector
-
     projector = Projector(None, store, SOURCE_SPECS["chat"], "x")  # type: ignore[arg-type]
     assert projector.ack_policy is AckPolicy.EXPLICIT
     assert Projector(None, open_store("sqlite://:memory:"), SOURCE_SPECS["chat"], "x").ack_policy is AckPolicy.ALL  # type: ignore[arg-type]
