@@ -31,6 +31,7 @@ from .server_errors import wrong_last_sequence
 
 log = logging.getLogger(__name__)
 
+
 def holder_id() -> str:
     """Who holds a lease, as ops read it in the bucket: host, process, and a random part (two
     hosts in containers may share a pid)."""
